@@ -1,0 +1,97 @@
+"""Known providers by name, and the chain built from `PRICE_PROVIDERS`."""
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import Mapping
+
+from .base import Provider
+from .chain import Chain, Health, Throttle
+
+_providers: dict[str, type[Provider]] = {}
+providers = MappingProxyType(_providers)  # read-only view
+
+# Built-in adapters: one module each; adding a provider = one module + one line here.
+BUILTIN_MODULES = (
+    "simulated",
+    "manual",
+    "yahoo",
+    "stooq",
+    "tiingo",
+    "finnhub",
+    "alphavantage",
+    "amfi",
+    "mfapi",
+)
+
+
+def register(cls: type[Provider]) -> type[Provider]:
+    """Class decorator. Refuses a second provider with the same name."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    existing = _providers.get(cls.name)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"a provider named {cls.name!r} is already registered ({existing.__name__})")
+    _providers[cls.name] = cls
+    return cls
+
+
+def _load_builtins() -> None:
+    for mod in BUILTIN_MODULES:
+        try:
+            importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{mod}":
+                raise
+
+
+def available() -> list[str]:
+    _load_builtins()
+    return sorted(_providers)
+
+
+def get(name: str) -> type[Provider]:
+    _load_builtins()
+    try:
+        return _providers[name]
+    except KeyError:
+        known = ", ".join(sorted(_providers)) or "none"
+        raise KeyError(f"unknown price provider {name!r}; known providers: {known}") from None
+
+
+def parse_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+    if isinstance(spec, str):
+        spec = spec.split(",")
+    names = [n.strip().lower() for n in spec if n and n.strip()]
+    seen: list[str] = []
+    for n in names:
+        if n not in seen:
+            seen.append(n)
+    return seen
+
+
+def build(name: str, settings: Mapping[str, object] | None = None, **kw) -> Provider:
+    """Instantiate a provider from `PROVIDER_<NAME>_URL` / `PROVIDER_<NAME>_API_KEY` settings."""
+    settings = settings or {}
+    cls = get(name)
+    key = name.upper()
+    return cls(
+        base_url=settings.get(f"PROVIDER_{key}_URL") or None,  # type: ignore[arg-type]
+        api_key=settings.get(f"PROVIDER_{key}_API_KEY") or None,  # type: ignore[arg-type]
+        timeout=float(settings.get("PROVIDER_TIMEOUT", 10)),  # type: ignore[arg-type]
+        **kw,
+    )
+
+
+def build_chain(
+    spec: str | list[str],
+    settings: Mapping[str, object] | None = None,
+    *,
+    health: Health | None = None,
+    throttle: Throttle | None = None,
+    extra: Mapping[str, Provider] | None = None,
+) -> Chain:
+    """Build the ordered chain. `extra` supplies ready instances (e.g. the manual provider)."""
+    extra = extra or {}
+    chain = [extra[n] if n in extra else build(n, settings) for n in parse_names(spec)]
+    return Chain(chain, health=health, throttle=throttle)

@@ -1,0 +1,103 @@
+"""Asset service: accounts, holdings and instruments of one user."""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import Account, Holding, Instrument, User
+
+log = logging.getLogger(__name__)
+
+
+class DuplicateHolding(Exception):
+    def __init__(self, holding: Holding):
+        super().__init__(f"{holding.instrument.symbol} is already held in this account")
+        self.holding = holding
+
+
+class DuplicateAccount(Exception):
+    pass
+
+
+def accounts_of(user: User) -> list[Account]:
+    return list(db.session.scalars(sa.select(Account).where(Account.owner_id == user.id).order_by(Account.name)))
+
+
+def create_account(user: User, name: str, institution: str = "", kind: str = "brokerage") -> Account:
+    account = Account(owner_id=user.id, name=name, institution=institution, kind=kind)
+    db.session.add(account)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DuplicateAccount(f"You already have an account named “{name}”.") from None
+    return account
+
+
+def rename_account(account: Account, name: str) -> None:
+    account.name = name
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DuplicateAccount(f"You already have an account named “{name}”.") from None
+
+
+def instrument_for(symbol: str, asset_type: str) -> Instrument:
+    inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    if inst is None:
+        inst = Instrument(symbol=symbol, asset_type=asset_type, provider_symbols={})
+        db.session.add(inst)
+        try:
+            db.session.flush()
+        except IntegrityError:  # another request created it a moment ago
+            db.session.rollback()
+            inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    return inst
+
+
+def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decimal, *, merge: bool = False) -> Holding:
+    """Add a holding; with `merge`, add the quantity to an existing holding of the symbol."""
+    inst = instrument_for(symbol, asset_type)
+    existing = db.session.scalar(
+        sa.select(Holding).where(Holding.account_id == account.id, Holding.instrument_id == inst.id)
+    )
+    if existing is not None:
+        if not merge:
+            db.session.commit()  # keep the instrument
+            raise DuplicateHolding(existing)
+        existing.quantity = existing.quantity + quantity
+        db.session.commit()
+        return existing
+    holding = Holding(account_id=account.id, instrument_id=inst.id, quantity=quantity)
+    db.session.add(holding)
+    db.session.commit()
+    return holding
+
+
+def set_quantity(holding: Holding, quantity: Decimal) -> None:
+    holding.quantity = quantity
+    db.session.commit()
+
+
+def delete(obj: Account | Holding) -> None:
+    db.session.delete(obj)
+    db.session.commit()
+
+
+def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> None:
+    """Revalue the user's portfolio now; price a new instrument at once, off the request."""
+    from workers import queues
+    from workers.portfolios import current_quotes, recompute_users
+
+    try:
+        recompute_users([user_id])
+        if instrument is not None and instrument.symbol not in current_quotes({instrument.symbol: instrument.id}):
+            queues.enqueue("high", "workers.prices.refresh_symbol", instrument.id,
+                           job_id=f"refresh_symbol-{instrument.id}", timeout=120)
+    except Exception:  # Redis down: the page still works from the database
+        log.exception("could not update the live portfolio of user %s", user_id)

@@ -1,0 +1,149 @@
+"""Asset service views: accounts and their holdings. Every query is filtered by owner."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .. import assets
+from ..extensions import db
+from ..forms import AccountForm, HoldingForm, QuantityForm, RenameAccountForm
+from ..models import Account, Holding
+
+bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    pass
+
+
+def own_account(account_id: int) -> Account:
+    """The current user's account, or 404: another user's id looks like no account at all."""
+    return db.first_or_404(sa.select(Account).where(Account.id == account_id, Account.owner_id == current_user.id))
+
+
+def own_holding(holding_id: int) -> Holding:
+    return db.first_or_404(
+        sa.select(Holding)
+        .join(Account, Account.id == Holding.account_id)
+        .where(Holding.id == holding_id, Account.owner_id == current_user.id)
+    )
+
+
+def redirect_to(url: str):
+    """A redirect that htmx follows as a full navigation."""
+    if request.headers.get("HX-Request"):
+        resp = make_response("", 204)
+        resp.headers["HX-Redirect"] = url
+        return resp
+    return redirect(url)
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index():
+    form = AccountForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                account = assets.create_account(current_user, form.name.data, form.institution.data, form.kind.data)
+            except assets.DuplicateAccount as exc:
+                form.name.errors.append(str(exc))
+                status = 409
+            else:
+                assets.portfolio_changed(current_user.id)
+                flash(f"Account “{account.name}” created. Add its holdings below.", "success")
+                return redirect(url_for(".detail", account_id=account.id))
+    return render_template("accounts/index.html", form=form, accounts=assets.accounts_of(current_user)), status
+
+
+def _detail(account: Account, holding_form: HoldingForm | None = None, rename_form: RenameAccountForm | None = None,
+            status: int = 200, duplicate: Holding | None = None, failed_quantity: tuple[int, QuantityForm] | None = None):
+    holding_form = holding_form or HoldingForm(formdata=None)
+    quantity_forms = {h.id: QuantityForm(formdata=None, quantity=h.quantity) for h in account.holdings}
+    if failed_quantity:
+        quantity_forms[failed_quantity[0]] = failed_quantity[1]
+    rename_form = rename_form or RenameAccountForm(formdata=None, name=account.name)
+    return render_template(
+        "accounts/detail.html",
+        account=account,
+        holding_form=holding_form,
+        rename_form=rename_form,
+        duplicate=duplicate,
+        quantity_forms=quantity_forms,
+    ), status
+
+
+@bp.get("/<int:account_id>")
+def detail(account_id: int):
+    return _detail(own_account(account_id))
+
+
+@bp.post("/<int:account_id>/rename")
+def rename(account_id: int):
+    account = own_account(account_id)
+    form = RenameAccountForm()
+    if not form.validate_on_submit():
+        return _detail(account, rename_form=form, status=400)
+    try:
+        assets.rename_account(account, form.name.data)
+    except assets.DuplicateAccount as exc:
+        form.name.errors.append(str(exc))
+        return _detail(own_account(account_id), rename_form=form, status=409)
+    assets.portfolio_changed(current_user.id)
+    flash("Account renamed.", "success")
+    return redirect(url_for(".detail", account_id=account.id))
+
+
+@bp.route("/<int:account_id>/delete", methods=["GET", "POST"])
+def delete(account_id: int):
+    account = own_account(account_id)
+    if request.method == "GET":  # the confirmation page, for browsers without JavaScript
+        return render_template("accounts/confirm_delete.html", account=account)
+    name = account.name
+    assets.delete(account)
+    assets.portfolio_changed(current_user.id)
+    flash(f"Account “{name}” and its holdings were deleted.", "info")
+    return redirect_to(url_for(".index"))
+
+
+@bp.post("/<int:account_id>/holdings")
+def add_holding(account_id: int):
+    account = own_account(account_id)
+    form = HoldingForm()
+    if not form.validate_on_submit():
+        return _detail(account, holding_form=form, status=400)
+    try:
+        holding = assets.add_holding(account, form.symbol.data, form.asset_type.data, form.quantity.data,
+                                     merge=form.merge.data == "1")
+    except assets.DuplicateHolding as dup:
+        form.merge.data = "1"
+        return _detail(own_account(account_id), holding_form=form, status=409, duplicate=dup.holding)
+    assets.portfolio_changed(current_user.id, holding.instrument)
+    flash(f"{holding.instrument.symbol}: {holding.quantity.normalize():f} held.", "success")
+    return redirect(url_for(".detail", account_id=account.id))
+
+
+@bp.post("/holdings/<int:holding_id>/quantity")
+def edit_quantity(holding_id: int):
+    holding = own_holding(holding_id)
+    form = QuantityForm()
+    if not form.validate_on_submit():
+        return _detail(holding.account, status=400, failed_quantity=(holding.id, form))
+    assets.set_quantity(holding, form.quantity.data)
+    assets.portfolio_changed(current_user.id)
+    flash(f"{holding.instrument.symbol}: quantity set to {holding.quantity.normalize():f}.", "success")
+    return redirect(url_for(".detail", account_id=holding.account_id))
+
+
+@bp.post("/holdings/<int:holding_id>/delete")
+def delete_holding(holding_id: int):
+    holding = own_holding(holding_id)
+    account_id, symbol = holding.account_id, holding.instrument.symbol
+    assets.delete(holding)
+    assets.portfolio_changed(current_user.id)
+    flash(f"{symbol} removed.", "info")
+    return redirect_to(url_for(".detail", account_id=account_id))

@@ -1,0 +1,111 @@
+"""User service views: register, log in, log out."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db, limiter
+from ..forms import LoginForm, RegisterForm, normalise_email
+from ..models import User, new_session_token, utcnow
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only local paths: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target:
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _account_key() -> str:
+    return "login-account:" + normalise_email(request.form.get("email"))[:254]
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _account_limit() -> str:
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
+
+
+def login_rate_limited(e):
+    form = LoginForm()
+    form.email.data = normalise_email(request.form.get("email"))
+    message = "Too many login attempts. Wait a minute, then try again."
+    return render_template("auth/login.html", form=form, error=message), 429
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("portfolio.dashboard"))
+    form = RegisterForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            if db.session.scalar(sa.select(User.id).where(User.email == form.email.data)):
+                form.email.errors.append("An account with this email already exists. Log in instead?")
+                status = 409
+            else:
+                user = User(
+                    email=form.email.data,
+                    display_name=form.display_name.data or "",
+                    base_currency=current_app.config["BASE_CURRENCY"],
+                )
+                user.set_password(form.password.data)
+                db.session.add(user)
+                db.session.commit()
+                session.clear()
+                login_user(user)
+                flash("Welcome to Folio. Create your first account to add holdings.", "success")
+                return redirect(url_for("accounts.index"))
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_account_limit, methods=["POST"], key_func=_account_key, deduct_when=lambda r: r.status_code == 401)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("portfolio.dashboard"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        return render_template("auth/login.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400
+    user = db.session.scalar(sa.select(User).where(User.email == form.email.data))
+    if user is None or not user.check_password(form.password.data):
+        return render_template("auth/login.html", form=form, error="Wrong email or password."), 401
+    if user.is_disabled:
+        return render_template("auth/login.html", form=form, error="This account is disabled."), 403
+    target = safe_next(form.next.data)
+    session.clear()  # a fresh session at login: no fixation
+    user.last_login_at = utcnow()
+    db.session.commit()
+    login_user(user, remember=form.remember.data)
+    return redirect(target or url_for("portfolio.dashboard"))
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    # CSRFProtect has checked the token. Rotating the token invalidates every copy of the session and remember cookies
+    current_user.session_token = new_session_token()
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,249 @@
+"""Flask CLI commands: `flask prices|providers|portfolio|demo|worker|scheduler`."""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import live
+from .extensions import db
+from .forms import SYMBOL_RE, normalise_email, normalise_symbol
+from .models import Instrument, Quote, User
+
+prices_cli = AppGroup("prices", help="Refresh, show and set prices.")
+providers_cli = AppGroup("providers", help="Inspect the price provider chain.")
+portfolio_cli = AppGroup("portfolio", help="Recompute portfolios.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def _instrument(symbol: str) -> Instrument:
+    symbol = normalise_symbol(symbol)
+    if not SYMBOL_RE.match(symbol):
+        fail(f"“{symbol}” is not a valid symbol (1–20 letters, digits or . - ^ =).")
+    inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    if inst is None:
+        fail(f"no instrument {symbol}: nobody holds it yet.")
+    return inst
+
+
+@prices_cli.command("refresh")
+@click.option("--symbol", "symbols", multiple=True, help="Only this symbol (repeatable).")
+@click.option("--sync", is_flag=True, help="Run now in this process instead of enqueueing a job.")
+def prices_refresh(symbols: tuple[str, ...], sync: bool) -> None:
+    """Run a price refresh cycle."""
+    from workers import queues
+    from workers.prices import refresh_prices
+
+    wanted = [_instrument(s).symbol for s in symbols] or None
+    if sync:
+        stats = refresh_prices(wanted, sync=True)
+        if "skipped" in stats:
+            fail(stats["skipped"])
+        click.echo(
+            f"{stats['symbols']} symbols: {stats['fetched']} fetched, {stats['failed']} failed, "
+            f"{stats['changed']} changed ({stats['seconds']}s)"
+        )
+    else:
+        job = queues.enqueue("default", "workers.prices.refresh_prices", wanted)
+        click.echo(f"enqueued job {job.id}")
+
+
+@prices_cli.command("show")
+@click.argument("symbol")
+@click.option("--history", default=5, show_default=True, help="How many past quotes to list.")
+def prices_show(symbol: str, history: int) -> None:
+    """Show the latest quotes of SYMBOL."""
+    inst = _instrument(symbol)
+    rows = db.session.scalars(
+        sa.select(Quote).where(Quote.instrument_id == inst.id).order_by(Quote.as_of.desc()).limit(max(1, history))
+    ).all()
+    if not rows:
+        click.echo(f"{inst.symbol}: no price yet")
+        return
+    for q in rows:
+        click.echo(f"{inst.symbol}  {q.price.normalize():f} {q.currency}  as of {q.as_of:%Y-%m-%d %H:%M} UTC  ({q.source})")
+
+
+def _parse_date(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        if len(value) == 10:
+            return datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(23, 59), timezone.utc)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"“{value}” is not a date; use YYYY-MM-DD or an ISO date-time.")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@prices_cli.command("set")
+@click.argument("symbol")
+@click.argument("price")
+@click.option("--currency", default=None, help="ISO currency code (default: the instrument's, else USD).")
+@click.option("--as-of", "as_of", default=None, help="Date of the price, YYYY-MM-DD (default: now).")
+def prices_set(symbol: str, price: str, currency: str | None, as_of: str | None) -> None:
+    """Set a manual price for SYMBOL."""
+    from workers.prices import store_quotes
+    from workers.portfolios import current_quotes, recompute_portfolios
+    from pricing_providers import Quote as ProviderQuote
+
+    inst = _instrument(symbol)
+    try:
+        value = Decimal(price.replace(",", ""))
+    except InvalidOperation:
+        fail(f"“{price}” is not a number.")
+    if not value.is_finite() or value <= 0:
+        fail("the price must be a positive number.")
+    if value >= Decimal("1e18"):
+        fail("that price is too large.")
+    ccy = (currency or inst.currency or "USD").upper()
+    if len(ccy) != 3 or not ccy.isalpha():
+        fail(f"“{currency}” is not a three-letter currency code.")
+    when = _parse_date(as_of)
+    if when > datetime.now(timezone.utc).replace(hour=23, minute=59, second=59):
+        fail("the date is in the future.")
+    last = current_quotes({inst.symbol: inst.id})
+    q = ProviderQuote(symbol=inst.symbol, price=value, currency=ccy, as_of=when, source="manual")
+    changed = store_quotes([inst], {inst.symbol: q}, last)
+    if not changed:
+        fail(f"{inst.symbol} already has a price as of {last[inst.symbol].as_of:%Y-%m-%d %H:%M} UTC or later; "
+             "a manual price must be newer.")
+    recompute_portfolios(instrument_ids=changed)
+    click.echo(f"{inst.symbol} set to {value} {ccy} as of {when:%Y-%m-%d %H:%M} UTC")
+
+
+@providers_cli.command("list")
+def providers_list() -> None:
+    """List known providers and the configured chain with its health."""
+    from pricing_providers import registry
+
+    chain = registry.parse_names(current_app.config["PRICE_PROVIDERS"])
+    try:
+        health = live.provider_health(chain)
+    except live.RedisError:
+        health = {}
+    click.echo("chain: " + " -> ".join(chain))
+    for name in registry.available():
+        cls = registry.get(name)
+        pos = f"#{chain.index(name) + 1}" if name in chain else "  -"
+        key = current_app.config.get(f"PROVIDER_{name.upper()}_API_KEY")
+        keynote = "" if not cls.needs_key else (" key set" if key else " NEEDS PROVIDER_%s_API_KEY" % name.upper())
+        h = health.get(name) or {}
+        state = ""
+        if h:
+            open_until = float(h.get("open_until", 0) or 0)
+            state = " circuit OPEN" if open_until > datetime.now(timezone.utc).timestamp() else " healthy"
+            if h.get("last_error"):
+                state += f"; last error: {h['last_error']}"
+        click.echo(f"{pos:>3} {name:<13} {cls.label or name}{keynote}{state}")
+
+
+@providers_cli.command("check")
+@click.option("--symbol", default=None, help="Symbol to ask for (default: each provider's probe symbol).")
+def providers_check(symbol: str | None) -> None:
+    """Ask each configured provider for one known symbol and report ok / error."""
+    from pricing_providers import InstrumentRef, ProviderError, registry
+    from workers.prices import make_chain
+
+    chain = make_chain()
+    bad = 0
+    for provider in chain.providers:
+        ref = provider.probe_symbol if symbol is None else InstrumentRef(normalise_symbol(symbol))
+        if not provider.configured:
+            click.echo(f"{provider.name:<13} error: needs PROVIDER_{provider.name.upper()}_API_KEY")
+            bad += 1
+            continue
+        try:
+            answer = provider.fetch([ref]).get(ref.symbol)
+        except ProviderError as exc:
+            answer = exc
+        except Exception as exc:  # report, never crash the check
+            answer = ProviderError(f"{type(exc).__name__}: {exc}")
+        if isinstance(answer, ProviderError) or answer is None:
+            bad += 1
+            click.echo(f"{provider.name:<13} error: {getattr(answer, 'kind', 'no answer')}: {answer}")
+        else:
+            click.echo(f"{provider.name:<13} ok: {ref.symbol} {answer.price} {answer.currency} "
+                       f"as of {answer.as_of:%Y-%m-%d %H:%M} UTC")
+    if bad:
+        sys.exit(1)
+
+
+@portfolio_cli.command("recompute")
+@click.option("--user", "email", default=None, help="Only this user (email).")
+def portfolio_recompute(email: str | None) -> None:
+    """Recompute portfolios now, in this process."""
+    from workers.portfolios import recompute_portfolios
+
+    user_ids = None
+    if email:
+        uid = db.session.scalar(sa.select(User.id).where(User.email == normalise_email(email)))
+        if uid is None:
+            fail(f"no user with email {email}.")
+        user_ids = [uid]
+    stats = recompute_portfolios(user_ids=user_ids)
+    click.echo(f"{stats['users']} portfolios recomputed, {stats['changed']} changed")
+
+
+@demo_cli.command("seed")
+@click.option("--email", default="demo@folio.local", show_default=True)
+@click.option("--password", default="demo-portfolio", show_default=True)
+def demo_seed(email: str, password: str) -> None:
+    """Seed a demo user with two accounts, only into an empty database."""
+    from .demo import seed
+
+    if not seed(email, password):
+        click.echo("database is not empty; demo data not seeded")
+    else:
+        click.echo(f"demo user {email} / {password} created")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.argument("queues", nargs=-1)
+def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
+    """Run an RQ worker (queues high, default, low) inside the app context."""
+    from workers.queues import QUEUES, FolioWorker
+
+    names = list(queues) or list(QUEUES)
+    w = FolioWorker(names, connection=live.get_redis())
+    w.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
+
+
+@click.command("scheduler")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between scheduler checks.")
+@click.option("--burst", is_flag=True, help="Reconcile, enqueue what is due, and exit.")
+def scheduler_command(interval: float, burst: bool) -> None:
+    """Run rq-scheduler with Folio's periodic jobs (reconciled on start)."""
+    import warnings
+
+    from workers import queues
+    from workers.schedule import reconcile, scheduler
+
+    # crontab warns about a future change of its default; rq-scheduler passes naive local times
+    warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler")
+    sched = scheduler(interval)
+    kept = reconcile(sched)
+    click.echo("periodic jobs: " + ", ".join(kept))
+    if not live.last_cycle():  # a fresh install: price everything now, not at the next tick
+        if live.acquire_lock("first-cycle", 600):
+            queues.enqueue("default", "workers.prices.refresh_prices")
+            click.echo("no refresh cycle has run yet: enqueued one now")
+    sched.run(burst=burst)
+
+
+def init_app(app: Flask) -> None:
+    for group in (prices_cli, providers_cli, portfolio_cli, demo_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(scheduler_command)

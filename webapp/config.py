@@ -1,0 +1,81 @@
+"""Configuration: defaults here, the environment (and `.env` in development) last."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+DEV_SECRET = "dev-insecure-change-me"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def load_dotenv(path: Path | None = None) -> None:
+    """Read KEY=VALUE lines from `.env` into os.environ, never overriding what is set."""
+    path = path or INSTANCE_DIR.parent / ".env"
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+def from_environment() -> dict[str, object]:
+    """Every setting Folio reads from the environment, with its default."""
+    demo = _bool("FOLIO_DEMO", False)
+    env = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or DEV_SECRET,
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{INSTANCE_DIR / 'folio.sqlite3'}",
+        "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        "REDIS_PREFIX": os.environ.get("REDIS_PREFIX") or "folio:",
+        "FOLIO_DEMO": demo,
+        "PRICE_PROVIDERS": os.environ.get("PRICE_PROVIDERS") or ("simulated" if demo else "yahoo,stooq,amfi,mfapi"),
+        "PRICE_REFRESH_CRON": os.environ.get("PRICE_REFRESH_CRON") or "*/10 * * * *",
+        "POLL_SECONDS": _int("POLL_SECONDS", 10),
+        "BASE_CURRENCY": (os.environ.get("BASE_CURRENCY") or "USD").upper(),
+        "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT") or "20 per minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT") or "5 per minute",
+        "PROVIDER_TIMEOUT": os.environ.get("PROVIDER_TIMEOUT") or "10",
+        "SANITY_BAND": os.environ.get("SANITY_BAND") or "10",
+        "SIMULATED_STEP_SECONDS": _int("SIMULATED_STEP_SECONDS", 60),
+    }
+    for key, value in os.environ.items():
+        if key.startswith("PROVIDER_") and (key.endswith("_URL") or key.endswith("_API_KEY")):
+            env[key] = value
+    return env
+
+
+class Config:
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+    CACHE_TYPE = "RedisCache"
+    CACHE_DEFAULT_TIMEOUT = 300
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    TESTING = False

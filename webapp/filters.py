@@ -1,0 +1,58 @@
+"""Template filters: money, quantities, ages. Rounding happens here, at display only."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask import Flask
+
+from .portfolio import quantize_money
+
+
+def money(amount: Decimal | None, currency: str | None = None) -> str:
+    if amount is None:
+        return "—"
+    q = quantize_money(amount)
+    text = f"{abs(q):,.2f}"
+    sign = "−" if q < 0 else ""
+    return f"{sign}{text} {currency}" if currency else f"{sign}{text}"
+
+
+def price(amount: Decimal | None, currency: str | None = None) -> str:
+    """Prices keep up to 4 places (fund NAVs, pence-converted listings) but at least 2."""
+    if amount is None:
+        return "—"
+    q = amount.quantize(Decimal("0.0001")).normalize()
+    places = max(2, -q.as_tuple().exponent) if q.as_tuple().exponent < 0 else 2
+    text = f"{amount:,.{places}f}"
+    return f"{text} {currency}" if currency else text
+
+
+def quantity(amount: Decimal | None) -> str:
+    if amount is None:
+        return "—"
+    text = format(amount.normalize(), "f")
+    whole, _, frac = text.partition(".")
+    whole = f"{int(whole):,}" if whole.lstrip("-").isdigit() else whole
+    return f"{whole}.{frac}" if frac else whole
+
+
+def age(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    now = now or datetime.now(timezone.utc)
+    seconds = int((now - when).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(money)
+    app.add_template_filter(price)
+    app.add_template_filter(quantity)
+    app.add_template_filter(age)

@@ -1,0 +1,135 @@
+"""WTForms for every user input. Validation messages are written for people."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+
+from .models import ACCOUNT_KINDS, ASSET_TYPES
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+SYMBOL_RE = re.compile(r"^[A-Z0-9.\-^=]{1,20}$")
+MAX_QUANTITY = Decimal("1e15")
+QUANTITY_PLACES = 10
+
+
+def normalise_email(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+def normalise_symbol(value: str | None) -> str:
+    return (value or "").strip().upper()
+
+
+def check_email(form, field):
+    if not EMAIL_RE.match(field.data or ""):
+        raise ValidationError("Enter an email address like name@example.com.")
+
+
+def parse_quantity(text: str | None) -> Decimal:
+    """A positive, finite quantity with at most 10 decimal places, below 10^15."""
+    raw = (text or "").strip().replace(",", "").replace("_", "")
+    if not raw:
+        raise ValueError("Enter a quantity.")
+    try:
+        d = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"“{text[:40]}” is not a number.") from None
+    if not d.is_finite():
+        raise ValueError("Enter a finite number.")
+    if d <= 0:
+        raise ValueError("The quantity must be greater than zero.")
+    if d >= MAX_QUANTITY:
+        raise ValueError("That quantity is too large (the limit is 1,000,000,000,000,000).")
+    if d.as_tuple().exponent < -QUANTITY_PLACES and d != d.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
+        raise ValueError(f"Use at most {QUANTITY_PLACES} decimal places.")
+    return d
+
+
+class QuantityField(StringField):
+    """A text field whose data is an exact Decimal (never float)."""
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        self.data = None
+        try:
+            self.data = parse_quantity(self.raw)
+        except ValueError as exc:
+            self.parse_error = str(exc)
+        else:
+            self.parse_error = None
+
+    def pre_validate(self, form):
+        if getattr(self, "parse_error", None):
+            raise ValidationError(self.parse_error)
+
+    def _value(self):
+        if getattr(self, "raw", None) is not None:
+            return self.raw
+        return format(self.data.normalize(), "f") if self.data is not None else ""
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254), check_email],
+                       filters=[normalise_email])
+    display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=80)],
+                               filters=[lambda v: (v or "").strip()])
+    password = PasswordField("Password", validators=[
+        DataRequired("Choose a password."),
+        Length(min=10, max=200, message="Use between 10 and 200 characters."),
+    ])
+    confirm = PasswordField("Confirm password", validators=[
+        DataRequired("Type the password again."),
+        EqualTo("password", message="The two passwords do not match."),
+    ])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)],
+                       filters=[normalise_email])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=200)])
+    remember = BooleanField("Remember me")
+    next = HiddenField()
+
+
+def check_account_name(form, field):
+    if not field.data:
+        raise ValidationError("Give the account a name.")
+
+
+class AccountForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=80, message="Keep the name under 80 characters."),
+                                           check_account_name],
+                       filters=[lambda v: " ".join((v or "").split())])
+    institution = StringField("Institution (optional)", validators=[Optional(), Length(max=120)],
+                              filters=[lambda v: (v or "").strip()])
+    kind = SelectField("Kind", choices=list(ACCOUNT_KINDS.items()), default="brokerage",
+                       validate_choice=True)
+
+
+class RenameAccountForm(FlaskForm):
+    name = StringField("New name", validators=[Length(max=80, message="Keep the name under 80 characters."),
+                                               check_account_name],
+                       filters=[lambda v: " ".join((v or "").split())])
+
+
+def check_symbol(form, field):
+    if not field.data:
+        raise ValidationError("Enter a symbol, e.g. AAPL, VOD.L or VTSAX.")
+    if not SYMBOL_RE.match(field.data):
+        raise ValidationError("A symbol is 1–20 letters, digits or . - ^ = (e.g. BRK-B, VOD.L, ^GSPC).")
+
+
+class HoldingForm(FlaskForm):
+    symbol = StringField("Symbol", validators=[check_symbol], filters=[normalise_symbol])
+    asset_type = SelectField("Type", choices=list(ASSET_TYPES.items()), default="stock", validate_choice=True)
+    quantity = QuantityField("Quantity")
+    merge = HiddenField(default="")
+
+
+class QuantityForm(FlaskForm):
+    quantity = QuantityField("Quantity")
+

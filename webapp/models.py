@@ -1,0 +1,160 @@
+"""The data model: users, their accounts and holdings, instruments, quotes, snapshots."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .types import ExactDecimal, UTCDateTime
+
+ASSET_TYPES = {"stock": "Stock", "etf": "ETF", "mutual_fund": "Mutual fund"}
+ACCOUNT_KINDS = {
+    "brokerage": "Brokerage",
+    "retirement": "Retirement",
+    "fund_folio": "Fund folio",
+    "savings": "Savings",
+    "other": "Other",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)  # stored lower-case
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
+    display_name: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
+    base_currency: so.Mapped[str] = so.mapped_column(sa.String(3), default="USD")
+    is_admin: so.Mapped[bool] = so.mapped_column(default=False)
+    is_disabled: so.Mapped[bool] = so.mapped_column(default=False)
+    # part of the login cookie; rotating it ends every session of the user
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(64), default=new_session_token)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+    accounts: so.WriteOnlyMapped["Account"] = so.relationship(
+        back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)  # scrypt
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_disabled
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.email
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    institution: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20), default="brokerage")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    owner: so.Mapped[User] = so.relationship(back_populates="accounts")
+    holdings: so.Mapped[list["Holding"]] = so.relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True, order_by="Holding.id"
+    )
+
+
+class Instrument(db.Model):
+    __tablename__ = "instruments"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    symbol: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)  # canonical, upper-case
+    asset_type: so.Mapped[str] = so.mapped_column(sa.String(20), default="stock")
+    name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    exchange: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
+    currency: so.Mapped[Optional[str]] = so.mapped_column(sa.String(3))
+    # provider name -> that provider's symbol, e.g. {"stooq": "aapl.us", "amfi": "122639"}
+    provider_symbols: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Holding(db.Model):
+    __tablename__ = "holdings"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "instrument_id"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    instrument_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("instruments.id"), index=True)
+    quantity: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10))
+    cost_basis: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    account: so.Mapped[Account] = so.relationship(back_populates="holdings")
+    instrument: so.Mapped[Instrument] = so.relationship(lazy="joined")
+
+
+class Quote(db.Model):
+    """Price history: one row per instrument per provider timestamp."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (sa.UniqueConstraint("instrument_id", "as_of"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    instrument_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("instruments.id", ondelete="CASCADE"))
+    price: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10))
+    currency: so.Mapped[str] = so.mapped_column(sa.String(3))
+    as_of: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    fetched_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    source: so.Mapped[str] = so.mapped_column(sa.String(30))
+    previous_close: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+
+
+class FxRate(db.Model):
+    __tablename__ = "fx_rates"
+    __table_args__ = (sa.UniqueConstraint("base", "quote", "as_of"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    base: so.Mapped[str] = so.mapped_column(sa.String(3))
+    quote: so.Mapped[str] = so.mapped_column(sa.String(3))
+    rate: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10))
+    as_of: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    source: so.Mapped[str] = so.mapped_column(sa.String(30))
+
+
+class PortfolioSnapshot(db.Model):
+    __tablename__ = "portfolio_snapshots"
+    __table_args__ = (sa.Index("ix_portfolio_snapshots_user_as_of", "user_id", "as_of"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    as_of: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    currency: so.Mapped[str] = so.mapped_column(sa.String(3))
+    total_value: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10))
+    # {account_id: "value"} as strings, exact
+    account_values: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)

@@ -1,0 +1,5 @@
+"""Background jobs (RQ): price refresh cycles and portfolio recomputes.
+
+Jobs are module-level functions taking ids, enqueued by dotted name, and safe to
+run twice or concurrently.
+"""

@@ -1,0 +1,202 @@
+"""Pricing service: refresh cycles that ask the provider chain and store quotes."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+from flask import current_app
+
+from pricing_providers import Chain, InstrumentRef, Quote as ProviderQuote, build_chain
+from pricing_providers.manual import ManualProvider
+from pricing_providers.simulated import SimulatedProvider
+from webapp import live
+from webapp.extensions import db
+from webapp.models import Holding, Instrument, Quote
+from webapp.portfolio import PriceInfo
+
+from . import queues
+from .context import job
+from .portfolios import current_quotes, recompute_portfolios
+
+log = logging.getLogger(__name__)
+CYCLE_LOCK_TTL = 900
+
+
+def instrument_ref(inst: Instrument) -> InstrumentRef:
+    return InstrumentRef(
+        symbol=inst.symbol,
+        asset_type=inst.asset_type,
+        currency=inst.currency,
+        provider_symbols=dict(inst.provider_symbols or {}),
+    )
+
+
+def manual_lookup(refs: Sequence[InstrumentRef]) -> dict[str, ProviderQuote]:
+    """The newest manual price per symbol, from the Quote history."""
+    symbols = [r.symbol for r in refs]
+    if not symbols:
+        return {}
+    rows = db.session.execute(
+        sa.select(Instrument.symbol, Quote.price, Quote.currency, Quote.as_of)
+        .join(Quote, Quote.instrument_id == Instrument.id)
+        .where(Instrument.symbol.in_(symbols), Quote.source == "manual")
+        .order_by(Quote.as_of)
+    )
+    return {
+        sym: ProviderQuote(symbol=sym, price=price, currency=ccy, as_of=as_of, source="manual")
+        for sym, price, ccy, as_of in rows  # ordered, so the newest wins
+    }
+
+
+def make_chain(spec: str | None = None) -> Chain:
+    cfg = current_app.config
+    return build_chain(
+        spec or cfg["PRICE_PROVIDERS"],
+        cfg,
+        health=live.RedisHealth(),
+        throttle=live.RedisThrottle(),
+        extra={
+            "manual": ManualProvider(lookup=manual_lookup),
+            "simulated": SimulatedProvider(step=cfg["SIMULATED_STEP_SECONDS"]),
+        },
+    )
+
+
+def held_instruments(symbols: Iterable[str] | None = None) -> list[Instrument]:
+    stmt = sa.select(Instrument).where(
+        Instrument.id.in_(sa.select(Holding.instrument_id).distinct())
+    )
+    if symbols is not None:
+        stmt = sa.select(Instrument).where(Instrument.symbol.in_(list(symbols)))
+    return list(db.session.scalars(stmt.order_by(Instrument.symbol)))
+
+
+def _insert_ignoring_duplicates(rows: list[dict]) -> None:
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported databases
+        raise RuntimeError(f"unsupported database {dialect}")
+    db.session.execute(insert(Quote).on_conflict_do_nothing(index_elements=["instrument_id", "as_of"]), rows)
+
+
+def sanity_validator(last: dict[str, PriceInfo], band: Decimal):
+    def validate(q: ProviderQuote) -> str | None:
+        prev = last.get(q.symbol)
+        if prev is None or prev.currency != q.currency or prev.price <= 0:
+            return None
+        ratio = q.price / prev.price
+        if ratio > band or ratio < 1 / band:
+            return f"{q.price} is {ratio:.2f}x the last good price {prev.price} (band {band}x)"
+        return None
+
+    return validate
+
+
+def store_quotes(instruments: Sequence[Instrument], quotes: dict[str, ProviderQuote], last: dict[str, PriceInfo]) -> list[int]:
+    """Append new quotes (never an older one over a newer one) and cache them. Returns changed ids."""
+    by_symbol = {i.symbol: i for i in instruments}
+    fresh: dict[str, ProviderQuote] = {}
+    for sym, q in quotes.items():
+        prev = last.get(sym)
+        if prev is not None and q.as_of <= prev.as_of:
+            continue  # not newer than what we hold
+        fresh[sym] = q
+    if not fresh:
+        return []
+    now = datetime.now(timezone.utc)
+    _insert_ignoring_duplicates(
+        [
+            {
+                "instrument_id": by_symbol[s].id,
+                "price": q.price,
+                "currency": q.currency,
+                "as_of": q.as_of,
+                "fetched_at": now,
+                "source": q.source,
+                "previous_close": q.previous_close,
+            }
+            for s, q in sorted(fresh.items())
+        ]
+    )
+    for s, q in fresh.items():  # learn the currency of instruments that had none
+        if by_symbol[s].currency is None and not q.currency_inferred:
+            by_symbol[s].currency = q.currency
+    db.session.commit()
+    live.write_quotes(
+        {s: PriceInfo(price=q.price, currency=q.currency, as_of=q.as_of, source=q.source) for s, q in fresh.items()},
+        now,
+    )
+    return sorted(by_symbol[s].id for s in fresh)
+
+
+def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = None) -> dict:
+    chain = chain or make_chain()
+    started = time.monotonic()
+    last = current_quotes({i.symbol: i.id for i in instruments})
+    band = Decimal(str(current_app.config["SANITY_BAND"]))
+    result = chain.fetch([instrument_ref(i) for i in instruments], sanity_validator(last, band))
+    changed = store_quotes(instruments, result.quotes, last)
+    for sym in result.failed_symbols:
+        tried = "; ".join(f"{p}: {e.kind} ({e})" for p, e in result.failures[sym])
+        log.warning("no quote for %s: %s", sym, tried)
+    return {
+        "symbols": len(instruments),
+        "fetched": len(result.quotes),
+        "failed": len(result.failed_symbols),
+        "changed": len(changed),
+        "changed_ids": changed,
+        "seconds": round(time.monotonic() - started, 3),
+        "calls": dict(result.calls),
+    }
+
+
+@job
+def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> dict:
+    """One refresh cycle: all held instruments, then recompute the holders of changed ones."""
+    token = live.acquire_lock("cycle", CYCLE_LOCK_TTL)
+    if token is None:
+        log.info("refresh_prices: another cycle is running; skipped")
+        return {"skipped": "another cycle is running"}
+    started = datetime.now(timezone.utc)
+    try:
+        stats = fetch_and_store(held_instruments(symbols))
+        changed = stats.pop("changed_ids")
+        if changed:
+            if sync:
+                recompute_portfolios(instrument_ids=changed)
+            else:
+                queues.enqueue("default", "workers.portfolios.recompute_portfolios", changed)
+        live.finish_cycle(
+            {
+                "started_at": started.isoformat(),
+                "seconds": stats["seconds"],
+                "symbols": stats["symbols"],
+                "fetched": stats["fetched"],
+                "failed": stats["failed"],
+                "changed": stats["changed"],
+            }
+        )
+        log.info("refresh_prices: %s", stats)
+        return stats
+    finally:
+        live.release_lock("cycle", token)
+
+
+@job
+def refresh_symbol(instrument_id: int) -> dict:
+    """Price one instrument now (a newly added holding) and update its holders."""
+    inst = db.session.get(Instrument, instrument_id)
+    if inst is None:
+        return {"skipped": "no such instrument"}
+    stats = fetch_and_store([inst])
+    changed = stats.pop("changed_ids")
+    if changed:
+        recompute_portfolios(instrument_ids=changed)
+    return stats
