@@ -79,6 +79,8 @@ def build(name: str, settings: Mapping[str, object] | None = None, **kw) -> Prov
         base_url=settings.get(f"PROVIDER_{key}_URL") or None,  # type: ignore[arg-type]
         api_key=settings.get(f"PROVIDER_{key}_API_KEY") or None,  # type: ignore[arg-type]
         timeout=float(settings.get("PROVIDER_TIMEOUT", 10)),  # type: ignore[arg-type]
+        retries=int(settings.get("PROVIDER_RETRIES", 2)),  # type: ignore[arg-type]
+        backoff=float(settings.get("PROVIDER_BACKOFF", 0.5)),  # type: ignore[arg-type]
         **kw,
     )
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
+from .forms import MAX_QUANTITY
 from .models import Account, Holding, Instrument, User
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,13 @@ class DuplicateHolding(Exception):
 
 class DuplicateAccount(Exception):
     pass
+
+
+class MergedQuantityTooLarge(Exception):
+    def __init__(self, holding: Holding, total: Decimal):
+        super().__init__(f"{holding.instrument.symbol}: {total} is over the quantity limit")
+        self.holding = holding
+        self.total = total
 
 
 def accounts_of(user: User) -> list[Account]:
@@ -70,7 +78,11 @@ def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decima
         if not merge:
             db.session.commit()  # keep the instrument
             raise DuplicateHolding(existing)
-        existing.quantity = existing.quantity + quantity
+        total = existing.quantity + quantity
+        if total >= MAX_QUANTITY:  # each part was below the limit, their sum may not be
+            db.session.commit()  # keep the instrument
+            raise MergedQuantityTooLarge(existing, total)
+        existing.quantity = total
         db.session.commit()
         return existing
     holding = Holding(account_id=account.id, instrument_id=inst.id, quantity=quantity)

@@ -56,6 +56,10 @@ def from_environment() -> dict[str, object]:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT") or "20 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT") or "5 per minute",
         "PROVIDER_TIMEOUT": os.environ.get("PROVIDER_TIMEOUT") or "10",
+        "PROVIDER_RETRIES": _int("PROVIDER_RETRIES", 2),
+        "PROVIDER_BACKOFF": os.environ.get("PROVIDER_BACKOFF") or "0.5",
+        "PROVIDER_FAILURE_THRESHOLD": _int("PROVIDER_FAILURE_THRESHOLD", 3),
+        "PROVIDER_COOLDOWN_SECONDS": _int("PROVIDER_COOLDOWN_SECONDS", 300),
         "SANITY_BAND": os.environ.get("SANITY_BAND") or "10",
         "SIMULATED_STEP_SECONDS": _int("SIMULATED_STEP_SECONDS", 60),
     }

@@ -14,6 +14,8 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 SYMBOL_RE = re.compile(r"^[A-Z0-9.\-^=]{1,20}$")
 MAX_QUANTITY = Decimal("1e15")
 QUANTITY_PLACES = 10
+# C0 controls and DEL, but not tab/newline/carriage return. PostgreSQL refuses NUL in text.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def normalise_email(value: str | None) -> str:
@@ -22,6 +24,11 @@ def normalise_email(value: str | None) -> str:
 
 def normalise_symbol(value: str | None) -> str:
     return (value or "").strip().upper()
+
+
+def no_control_chars(form, field):
+    if field.data and CONTROL_RE.search(field.data):
+        raise ValidationError("Remove the invisible control characters from this field.")
 
 
 def check_email(form, field):
@@ -73,9 +80,10 @@ class QuantityField(StringField):
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254), check_email],
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254),
+                                            no_control_chars, check_email],
                        filters=[normalise_email])
-    display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=80)],
+    display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=80), no_control_chars],
                                filters=[lambda v: (v or "").strip()])
     password = PasswordField("Password", validators=[
         DataRequired("Choose a password."),
@@ -88,7 +96,8 @@ class RegisterForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)],
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254),
+                                            no_control_chars],
                        filters=[normalise_email])
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=200)])
     remember = BooleanField("Remember me")
@@ -102,9 +111,9 @@ def check_account_name(form, field):
 
 class AccountForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=80, message="Keep the name under 80 characters."),
-                                           check_account_name],
+                                           check_account_name, no_control_chars],
                        filters=[lambda v: " ".join((v or "").split())])
-    institution = StringField("Institution (optional)", validators=[Optional(), Length(max=120)],
+    institution = StringField("Institution (optional)", validators=[Optional(), Length(max=120), no_control_chars],
                               filters=[lambda v: (v or "").strip()])
     kind = SelectField("Kind", choices=list(ACCOUNT_KINDS.items()), default="brokerage",
                        validate_choice=True)
@@ -112,7 +121,7 @@ class AccountForm(FlaskForm):
 
 class RenameAccountForm(FlaskForm):
     name = StringField("New name", validators=[Length(max=80, message="Keep the name under 80 characters."),
-                                               check_account_name],
+                                               check_account_name, no_control_chars],
                        filters=[lambda v: " ".join((v or "").split())])
 
 

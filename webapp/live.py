@@ -94,18 +94,25 @@ def read_portfolio(user_id: int) -> tuple[bytes | None, str]:
     return raw, f"{(v or b'0').decode()}.{(cycle or b'0').decode()}"
 
 
-def write_portfolios(docs: Mapping[int, str]) -> set[int]:
-    """Store valuations; bump the version only of those that changed. Returns changed ids."""
+def write_portfolios(docs: Mapping[int, str]) -> dict[int, bytes | None]:
+    """Store valuations; bump the version of those that changed.
+
+    Returns {user_id: previous document} for the changed ones. SET ... GET swaps
+    atomically, so of two workers writing the same new valuation only one sees
+    a change (and writes a snapshot).
+    """
     if not docs:
-        return set()
+        return {}
     r = get_redis()
     ids = list(docs)
-    old = r.mget([key("portfolio", i) for i in ids])
-    changed = {i for i, prev in zip(ids, old) if prev is None or prev.decode() != docs[i]}
+    pipe = r.pipeline(transaction=False)
+    for i in ids:
+        pipe.set(key("portfolio", i), docs[i], get=True)
+    old = pipe.execute()
+    changed = {i: prev for i, prev in zip(ids, old) if prev is None or prev.decode() != docs[i]}
     if changed:
         pipe = r.pipeline(transaction=False)
         for i in changed:
-            pipe.set(key("portfolio", i), docs[i])
             pipe.set(key("portfolio", i, "v"), new_version())
         pipe.execute()
     return changed

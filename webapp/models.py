@@ -81,8 +81,10 @@ class Account(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     owner: so.Mapped[User] = so.relationship(back_populates="accounts")
+    # not passive: SQLite (foreign keys off by default) would ignore ON DELETE CASCADE and
+    # leave the holdings of a deleted account behind, so the ORM deletes them itself
     holdings: so.Mapped[list["Holding"]] = so.relationship(
-        back_populates="account", cascade="all, delete-orphan", passive_deletes=True, order_by="Holding.id"
+        back_populates="account", cascade="all, delete-orphan", order_by="Holding.id"
     )
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import timezone
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.types import TypeDecorator
@@ -40,9 +40,13 @@ class ExactDecimal(TypeDecorator):
             raise ValueError(f"not a decimal number: {value!r}") from None
         if not d.is_finite():
             raise ValueError(f"not a finite number: {value!r}")
-        d = d.quantize(self._quantum, rounding=ROUND_HALF_EVEN)
+        too_large = ValueError(f"{value} has more than {self.precision - self.scale} integer digits")
         if d.adjusted() >= self.precision - self.scale:
-            raise ValueError(f"{value} has more than {self.precision - self.scale} integer digits")
+            raise too_large  # before quantizing: that would raise decimal.InvalidOperation instead
+        # room for every kept digit plus a carry (999.99999999995 -> 1000.0000000000)
+        d = d.quantize(self._quantum, rounding=ROUND_HALF_EVEN, context=Context(prec=self.precision + 1))
+        if d.adjusted() >= self.precision - self.scale:
+            raise too_large
         return d
 
     def process_bind_param(self, value, dialect):

@@ -114,24 +114,48 @@ def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[in
         except live.RedisError:
             log.warning("Redis unavailable; %d portfolios not cached", len(docs))
             continue
-        changed |= batch_changed
-        if snapshot and batch_changed:
-            now = datetime.now(timezone.utc)
-            rows = [
-                {
-                    "user_id": uid,
-                    "as_of": now,
-                    "currency": valuations[uid].currency,
-                    "total_value": valuations[uid].total,
-                    "account_values": {str(a.id): format(a.total, "f") for a in valuations[uid].accounts},
-                }
-                for uid in sorted(batch_changed)
-                if valuations[uid].holding_count
-            ]
-            if rows:
-                db.session.execute(sa.insert(PortfolioSnapshot), rows)
-                db.session.commit()
+        changed |= set(batch_changed)
+        if snapshot:
+            _snapshot(valuations, batch_changed)
     return changed
+
+
+def _snapshot(valuations: dict[int, Valuation], changed: dict[int, bytes | None]) -> None:
+    """A PortfolioSnapshot for each fully priced portfolio whose total moved."""
+    rows = []
+    now = datetime.now(timezone.utc)
+    unknown = [uid for uid, prev in changed.items() if prev is None]
+    last_totals = _last_snapshot_totals(unknown) if unknown else {}
+    for uid, previous in sorted(changed.items()):
+        v = valuations[uid]
+        if not v.holding_count or v.pending:
+            continue  # a half-priced total would draw a false drop in the chart
+        before = Valuation.from_json(previous).total if previous is not None else last_totals.get(uid)
+        if before == v.total:
+            continue
+        rows.append({
+            "user_id": uid,
+            "as_of": now,
+            "currency": v.currency,
+            "total_value": v.total,
+            "account_values": {str(a.id): format(a.total, "f") for a in v.accounts},
+        })
+    if rows:
+        db.session.execute(sa.insert(PortfolioSnapshot), rows)
+        db.session.commit()
+
+
+def _last_snapshot_totals(user_ids: list[int]):
+    """The newest snapshot total of each user (when Redis no longer knows it)."""
+    rn = sa.func.row_number().over(
+        partition_by=PortfolioSnapshot.user_id, order_by=PortfolioSnapshot.id.desc()
+    ).label("rn")
+    sub = (
+        sa.select(PortfolioSnapshot.user_id, PortfolioSnapshot.total_value, rn)
+        .where(PortfolioSnapshot.user_id.in_(user_ids))
+        .subquery()
+    )
+    return dict(db.session.execute(sa.select(sub.c.user_id, sub.c.total_value).where(sub.c.rn == 1)).all())
 
 
 def holders_of(instrument_ids: Iterable[int]) -> list[int]:

@@ -57,7 +57,7 @@ def make_chain(spec: str | None = None) -> Chain:
     return build_chain(
         spec or cfg["PRICE_PROVIDERS"],
         cfg,
-        health=live.RedisHealth(),
+        health=live.RedisHealth(cfg["PROVIDER_FAILURE_THRESHOLD"], cfg["PROVIDER_COOLDOWN_SECONDS"]),
         throttle=live.RedisThrottle(),
         extra={
             "manual": ManualProvider(lookup=manual_lookup),

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from .. import assets
 from ..extensions import db
+from ..filters import quantity as format_quantity
 from ..forms import AccountForm, HoldingForm, QuantityForm, RenameAccountForm
 from ..models import Account, Holding
 
@@ -122,6 +123,13 @@ def add_holding(account_id: int):
     except assets.DuplicateHolding as dup:
         form.merge.data = "1"
         return _detail(own_account(account_id), holding_form=form, status=409, duplicate=dup.holding)
+    except assets.MergedQuantityTooLarge as exc:
+        form.merge.data = ""
+        form.quantity.errors.append(
+            f"With the {format_quantity(exc.holding.quantity)} already held that makes "
+            f"{format_quantity(exc.total)}, over the limit of 1,000,000,000,000,000."
+        )
+        return _detail(own_account(account_id), holding_form=form, status=400)
     assets.portfolio_changed(current_user.id, holding.instrument)
     flash(f"{holding.instrument.symbol}: {holding.quantity.normalize():f} held.", "success")
     return redirect(url_for(".detail", account_id=account.id))

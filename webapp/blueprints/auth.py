@@ -21,6 +21,10 @@ def safe_next(target: str | None) -> str | None:
     target = target.strip()
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
+    # control characters: browsers drop tabs and newlines ("/\t/evil" becomes "//evil"),
+    # and a newline in a Location header is refused by Werkzeug (a 500)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return None
