@@ -54,10 +54,22 @@ def redis_url():
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
+    """SQLite in a temp dir, or a private schema of DATABASE_URL's PostgreSQL database,
+    so that two test runs against one server never touch each other's tables."""
     url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'folio-test.sqlite3'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'folio-test.sqlite3'}"
+        return
+    schema = f"test_{RUN_ID}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 def base_config(database_url: str, redis_url: str) -> dict:

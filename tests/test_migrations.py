@@ -18,7 +18,7 @@ def empty_database_url(database_url, tmp_path):
     admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(database_url).set(database=name)
+    url = sa.make_url(database_url).set(database=name, query={})
     yield url.render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
