@@ -34,6 +34,26 @@ def _database_url_label() -> str:
     return url.split("@")[-1] if url else "sqlite (temporary file)"
 
 
+def _claim_redis_db(url: str) -> tuple[str, object] | None:
+    """Claim a Redis DB number for this run, starting at the URL's own.
+
+    RQ's keys (rq:*) carry no prefix, so two test runs sharing one DB would see each
+    other's jobs: each run holds a lock key in the DB it uses and moves on when taken.
+    """
+    import redis
+
+    base = redis.Redis.from_url(url)
+    first = base.connection_pool.connection_kwargs.get("db", 0)
+    base.close()
+    for n in list(range(first, 16)) + list(range(0, first)):
+        candidate = re.sub(r"/\d*$", f"/{n}", url) if re.search(r"/\d*$", url.split("//", 1)[1]) else f"{url}/{n}"
+        r = redis.Redis.from_url(candidate)
+        if r.set("folio-test-run-lock", RUN_ID, nx=True, ex=3600):
+            return candidate, r
+        r.close()
+    return None
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     url = os.environ.get("REDIS_URL")
@@ -45,8 +65,15 @@ def redis_url():
         if not embedded.answers(url):
             proc, url = embedded.start()
             print(f"\nstarted the embedded Redis at {url}")
+    claimed = _claim_redis_db(url)
+    if claimed is None:
+        pytest.exit("every Redis DB number is in use by another test run", returncode=3)
+    url, lock = claimed
     os.environ["FOLIO_TEST_REDIS_URL"] = url
     yield url
+    if lock.get("folio-test-run-lock") == RUN_ID.encode():
+        lock.delete("folio-test-run-lock")
+    lock.close()
     if proc is not None:
         proc.terminate()
         proc.wait(10)

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from . import live
 from .extensions import db
@@ -209,6 +209,7 @@ def demo_seed(email: str, password: str) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.argument("queues", nargs=-1)
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
@@ -221,6 +222,7 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
 
 
 @click.command("scheduler")
+@with_appcontext
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between scheduler checks.")
 @click.option("--burst", is_flag=True, help="Reconcile, enqueue what is due, and exit.")
 def scheduler_command(interval: float, burst: bool) -> None:

@@ -1,0 +1,136 @@
+"""Workers and the scheduler, run for real against Redis: RQ workers in burst mode,
+rq-scheduler instances, and the cron registration they share."""
+from __future__ import annotations
+
+import threading
+import time
+
+import sqlalchemy as sa
+from rq import Queue, SimpleWorker
+
+from conftest import login, make_user, post
+from webapp.extensions import db
+from webapp.models import Instrument, Quote
+
+
+def add_holding(app, symbol="NVDA", qty="4"):
+    make_user(app, "alice@example.com")
+    client = app.test_client()
+    login(client)
+    url = post(client, "/accounts/", {"name": "Main", "kind": "brokerage"}).headers["Location"]
+    assert post(client, f"{url}/holdings", {"symbol": symbol, "asset_type": "stock", "quantity": qty}).status_code == 302
+    return client
+
+
+def test_new_holding_is_priced_at_once_by_a_high_priority_job(app, redis_client):
+    client = add_holding(app)
+    assert "fetching price…" in client.get("/").get_data(as_text=True)
+    high = Queue("high", connection=redis_client)
+    assert [j.func_name for j in high.jobs] == ["workers.prices.refresh_symbol"]
+    with app.app_context():
+        SimpleWorker([high], connection=redis_client).work(burst=True)
+        quote = db.session.scalar(sa.select(Quote).join(Instrument).where(Instrument.symbol == "NVDA"))
+    assert quote is not None and quote.source == "simulated"
+    html = client.get("/").get_data(as_text=True)
+    assert "fetching price…" not in html
+    assert "simulated" in html
+
+
+def test_an_instrument_with_a_price_is_not_fetched_again(app, redis_client):
+    add_holding(app)
+    high = Queue("high", connection=redis_client)
+    with app.app_context():
+        SimpleWorker([high], connection=redis_client).work(burst=True)
+    other = make_user(app, "bob@example.com")
+    c = app.test_client()
+    login(c, "bob@example.com")
+    url = post(c, "/accounts/", {"name": "B", "kind": "brokerage"}).headers["Location"]
+    post(c, f"{url}/holdings", {"symbol": "NVDA", "asset_type": "stock", "quantity": "1"})
+    assert high.count == 0
+    assert "fetching price…" not in c.get("/").get_data(as_text=True)
+
+
+def test_a_full_cycle_through_the_worker_updates_every_holder(app, redis_client):
+    add_holding(app, "AMD", "3")
+    with app.app_context():
+        from workers import queues
+
+        queues.enqueue("default", "workers.prices.refresh_prices")
+        SimpleWorker([Queue("default", connection=redis_client)], connection=redis_client).work(burst=True)
+        from webapp import live
+
+        assert live.last_cycle()["fetched"] == "1"
+        uid = db.session.scalar(sa.text("select id from users"))
+        raw, token = live.read_portfolio(uid)
+    assert b'"symbol":"AMD"' in raw and b'"price":null' not in raw
+
+
+def _schedulers(app, n, interval=0.2):
+    from workers.schedule import scheduler
+
+    with app.app_context():
+        return [scheduler(interval) for _ in range(n)]
+
+
+def test_restarts_and_two_schedulers_leave_exactly_one_cron_registration(app):
+    from workers.schedule import reconcile
+
+    with app.app_context():
+        for sched in _schedulers(app, 3):  # three starts, e.g. a restart and a second machine
+            reconcile(sched)
+        jobs = [j for j in _schedulers(app, 1)[0].get_jobs() if j.id.startswith("folio-cron-")]
+    assert len(jobs) == 1
+    assert jobs[0].meta["cron_string"] == "*/10 * * * *"
+    assert jobs[0].func_name == "workers.prices.refresh_prices"
+
+
+def test_a_changed_schedule_replaces_the_old_registration(app, make_app):
+    from workers.schedule import reconcile
+
+    with app.app_context():
+        reconcile(_schedulers(app, 1)[0])
+    other = make_app(PRICE_REFRESH_CRON="*/5 * * * *")
+    with other.app_context():
+        reconcile(_schedulers(other, 1)[0])
+        jobs = [j for j in _schedulers(other, 1)[0].get_jobs() if j.id.startswith("folio-cron-")]
+    assert [j.meta["cron_string"] for j in jobs] == ["*/5 * * * *"]
+
+
+def test_two_running_schedulers_enqueue_a_due_tick_once(app, redis_client):
+    from workers.schedule import reconcile
+
+    s1, s2 = _schedulers(app, 2)
+    with app.app_context():
+        reconcile(s1)
+        reconcile(s2)
+        (job,) = [j for j in s1.get_jobs() if j.id.startswith("folio-cron-")]
+        redis_client.zadd(s1.scheduled_jobs_key, {job.id: time.time() - 1})  # the tick is due now
+    barrier = threading.Barrier(2)
+
+    def run(sched):
+        with app.app_context():
+            barrier.wait()
+            sched.enqueue_jobs() if sched.acquire_lock() else None
+            sched.remove_lock()
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (s1, s2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    default = Queue("default", connection=redis_client)
+    assert [j.func_name for j in default.jobs] == ["workers.prices.refresh_prices"]
+    # and the cron entry moved on to its next tick, still exactly one
+    with app.app_context():
+        assert len([j for j in s1.get_jobs() if j.id.startswith("folio-cron-")]) == 1
+
+
+def test_the_scheduler_command_prices_a_fresh_install_at_once(app, redis_client):
+    result = app.test_cli_runner().invoke(args=["scheduler", "--burst", "--interval", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert "enqueued one now" in result.output
+    assert [j.func_name for j in Queue("default", connection=redis_client).jobs] == ["workers.prices.refresh_prices"]
+    # a second scheduler starting at the same time does not enqueue another
+    result = app.test_cli_runner().invoke(args=["scheduler", "--burst", "--interval", "0.1"])
+    assert "enqueued one now" not in result.output
+    assert Queue("default", connection=redis_client).count == 1
