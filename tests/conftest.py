@@ -152,7 +152,9 @@ def make_app(_schema, database_url, redis_url):
 
     yield factory
     if apps:
-        _clean(apps[0])
+        standard = [a for a in apps if a.config["REDIS_URL"] == redis_url and
+                    a.config["SQLALCHEMY_DATABASE_URI"] == database_url]
+        _clean(standard[0] if standard else factory())
     for app in apps:
         with app.app_context():
             db.engine.dispose()

@@ -78,7 +78,7 @@ def test_restarts_and_two_schedulers_leave_exactly_one_cron_registration(app):
     with app.app_context():
         for sched in _schedulers(app, 3):  # three starts, e.g. a restart and a second machine
             reconcile(sched)
-        jobs = [j for j in _schedulers(app, 1)[0].get_jobs() if j.id.startswith("folio-cron-")]
+        jobs = [j for j in _schedulers(app, 1)[0].get_jobs() if j.id.startswith("folio-cron-refresh_prices")]
     assert len(jobs) == 1
     assert jobs[0].meta["cron_string"] == "*/10 * * * *"
     assert jobs[0].func_name == "workers.prices.refresh_prices"
@@ -92,7 +92,7 @@ def test_a_changed_schedule_replaces_the_old_registration(app, make_app):
     other = make_app(PRICE_REFRESH_CRON="*/5 * * * *")
     with other.app_context():
         reconcile(_schedulers(other, 1)[0])
-        jobs = [j for j in _schedulers(other, 1)[0].get_jobs() if j.id.startswith("folio-cron-")]
+        jobs = [j for j in _schedulers(other, 1)[0].get_jobs() if j.id.startswith("folio-cron-refresh_prices")]
     assert [j.meta["cron_string"] for j in jobs] == ["*/5 * * * *"]
 
 
@@ -103,7 +103,7 @@ def test_two_running_schedulers_enqueue_a_due_tick_once(app, redis_client):
     with app.app_context():
         reconcile(s1)
         reconcile(s2)
-        (job,) = [j for j in s1.get_jobs() if j.id.startswith("folio-cron-")]
+        (job,) = [j for j in s1.get_jobs() if j.id.startswith("folio-cron-refresh_prices")]
         redis_client.zadd(s1.scheduled_jobs_key, {job.id: time.time() - 1})  # the tick is due now
     barrier = threading.Barrier(2)
 
@@ -122,7 +122,7 @@ def test_two_running_schedulers_enqueue_a_due_tick_once(app, redis_client):
     assert [j.func_name for j in default.jobs] == ["workers.prices.refresh_prices"]
     # and the cron entry moved on to its next tick, still exactly one
     with app.app_context():
-        assert len([j for j in s1.get_jobs() if j.id.startswith("folio-cron-")]) == 1
+        assert len([j for j in s1.get_jobs() if j.id.startswith("folio-cron-refresh_prices")]) == 1
 
 
 def test_the_scheduler_command_prices_a_fresh_install_at_once(app, redis_client):

@@ -1,7 +1,6 @@
 """Folio: a self-hosted, multi-user portfolio tracker."""
 from __future__ import annotations
 
-import logging
 import os
 from typing import Mapping
 
@@ -21,7 +20,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.config.update(config)
     _check_production(app)
     _derive_settings(app)
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.makedirs(app.instance_path, exist_ok=True)
 
     from . import live
@@ -38,11 +36,16 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     init_login(app)
 
-    from .blueprints import accounts, auth, portfolio
+    from . import observability
+    from .blueprints import accounts, admin, auth, portfolio
 
+    observability.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(portfolio.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.ops)
+    admin.init_rq_dashboard(app)
 
     from . import cli, filters
 
@@ -114,9 +117,14 @@ def _register_security_headers(app: Flask) -> None:
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
     )
 
+    # rq-dashboard (admins only) ships inline scripts and underscore templates
+    rq_csp = csp.replace("script-src 'self'", "script-src 'self' 'unsafe-inline' 'unsafe-eval'").replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+    )
+
     @app.after_request
     def headers(resp):
-        resp.headers.setdefault("Content-Security-Policy", csp)
+        resp.headers.setdefault("Content-Security-Policy", rq_csp if request.blueprint == "rq_dashboard" else csp)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("X-Frame-Options", "DENY")

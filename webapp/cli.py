@@ -19,6 +19,7 @@ prices_cli = AppGroup("prices", help="Refresh, show and set prices.")
 providers_cli = AppGroup("providers", help="Inspect the price provider chain.")
 portfolio_cli = AppGroup("portfolio", help="Recompute portfolios.")
 demo_cli = AppGroup("demo", help="Demo data.")
+users_cli = AppGroup("users", help="Manage users.")
 
 
 def fail(message: str) -> None:
@@ -195,6 +196,95 @@ def portfolio_recompute(email: str | None) -> None:
     click.echo(f"{stats['users']} portfolios recomputed, {stats['changed']} changed")
 
 
+def _user(email: str) -> User:
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        fail(f"no user with email {email}.")
+    return user
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        fail("the password must have at least 10 characters.")
+    if len(password) > 200:
+        fail("the password must have at most 200 characters.")
+    return password
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(email: str, admin: bool, password_stdin: bool) -> None:
+    """Create a user (asks for the password unless --password-stdin)."""
+    from .forms import EMAIL_RE
+
+    email = normalise_email(email)
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        fail(f"“{email}” is not an email address.")
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        fail(f"a user with email {email} already exists.")
+    user = User(email=email, is_admin=admin, base_currency=current_app.config["BASE_CURRENCY"])
+    user.set_password(_read_password(password_stdin))
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"created {'admin ' if admin else ''}user {email}")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users with their role and state."""
+    users = db.session.scalars(sa.select(User).order_by(User.id)).all()
+    for u in users:
+        flags = ", ".join(f for f, on in (("admin", u.is_admin), ("disabled", u.is_disabled)) if on)
+        last = f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never"
+        click.echo(f"{u.id:>6}  {u.email:<40} last login {last}{'  [' + flags + ']' if flags else ''}")
+    click.echo(f"{len(users)} user{'s' if len(users) != 1 else ''}")
+
+
+@users_cli.command("set-admin")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Take the admin role away instead.")
+def users_set_admin(email: str, revoke: bool) -> None:
+    """Give EMAIL the admin role (or --revoke it)."""
+    user = _user(email)
+    user.is_admin = not revoke
+    db.session.commit()
+    click.echo(f"{user.email} is {'no longer ' if revoke else 'now '}an admin")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+@click.option("--enable", is_flag=True, help="Enable the user again instead.")
+def users_disable(email: str, enable: bool) -> None:
+    """Disable EMAIL: they cannot log in and their sessions end at once."""
+    from .models import new_session_token
+
+    user = _user(email)
+    user.is_disabled = not enable
+    user.session_token = new_session_token()  # ends every session of the user
+    db.session.commit()
+    click.echo(f"{user.email} is {'enabled' if enable else 'disabled; their sessions have ended'}")
+
+
+@users_cli.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def users_reset_password(email: str, password_stdin: bool) -> None:
+    """Set a new password for EMAIL and end their sessions."""
+    from .models import new_session_token
+
+    user = _user(email)
+    user.set_password(_read_password(password_stdin))
+    user.session_token = new_session_token()
+    db.session.commit()
+    click.echo(f"password of {user.email} changed; their sessions have ended")
+
+
 @demo_cli.command("seed")
 @click.option("--email", default="demo@folio.local", show_default=True)
 @click.option("--password", default="demo-portfolio", show_default=True)
@@ -245,7 +335,7 @@ def scheduler_command(interval: float, burst: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (prices_cli, providers_cli, portfolio_cli, demo_cli):
+    for group in (prices_cli, providers_cli, portfolio_cli, demo_cli, users_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)

@@ -62,6 +62,12 @@ def from_environment() -> dict[str, object]:
         "PROVIDER_COOLDOWN_SECONDS": _int("PROVIDER_COOLDOWN_SECONDS", 300),
         "SANITY_BAND": os.environ.get("SANITY_BAND") or "10",
         "SIMULATED_STEP_SECONDS": _int("SIMULATED_STEP_SECONDS", 60),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        "ALERT_WEBHOOK_URL": os.environ.get("ALERT_WEBHOOK_URL") or None,
+        "ALERT_CRON": os.environ.get("ALERT_CRON") or "* * * * *",
+        "ALERT_STALE_CYCLES": _int("ALERT_STALE_CYCLES", 3),
+        "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 5),
+        "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),
     }
     for key, value in os.environ.items():
         if key.startswith("PROVIDER_") and (key.endswith("_URL") or key.endswith("_API_KEY")):

@@ -51,7 +51,12 @@ def age(when: datetime | None, now: datetime | None = None) -> str:
     return "just now"
 
 
+def timestamp_age(epoch: float) -> str:
+    return age(datetime.fromtimestamp(epoch, timezone.utc))
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(timestamp_age)
     app.add_template_filter(money)
     app.add_template_filter(price)
     app.add_template_filter(quantity)

@@ -197,3 +197,39 @@ class RedisThrottle:
         pipe.expire(k, int(limit.period) + 1)
         count, _ = pipe.execute()
         return count <= limit.calls
+
+
+# ---- operations: job figures and alerts -----------------------------------------------
+def record_job(func_name: str, seconds: float, ok: bool) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.hincrby(key("jobs", "count"), func_name, 1)
+    pipe.hincrbyfloat(key("jobs", "seconds"), func_name, seconds)
+    if not ok:
+        pipe.hincrby(key("jobs", "failures"), func_name, 1)
+    pipe.execute()
+
+
+def job_stats() -> dict[str, tuple[int, float, int]]:
+    """job name -> (count, total seconds, failures)."""
+    pipe = get_redis().pipeline(transaction=False)
+    for part in ("count", "seconds", "failures"):
+        pipe.hgetall(key("jobs", part))
+    count, seconds, failures = pipe.execute()
+    return {
+        name.decode(): (int(n), float(seconds.get(name, 0)), int(failures.get(name, 0)))
+        for name, n in count.items()
+    }
+
+
+def active_alerts() -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in get_redis().hgetall(key("alerts")).items()}
+
+
+def set_alert(name: str, detail: str) -> bool:
+    """Mark an alert active; True only for the call that started the incident."""
+    return bool(get_redis().hsetnx(key("alerts"), name, detail))
+
+
+def clear_alert(name: str) -> bool:
+    """True only for the call that ended the incident."""
+    return bool(get_redis().hdel(key("alerts"), name))

@@ -1,9 +1,12 @@
 """RQ queues and the worker class used by `flask worker`."""
 from __future__ import annotations
 
-from rq import Queue, Retry, Worker
+import time
 
-from webapp import live
+from rq import Queue, Retry, Worker
+from rq.registry import FailedJobRegistry
+
+from webapp import live, observability
 from webapp.extensions import db
 
 QUEUES = ("high", "default", "low")
@@ -28,9 +31,25 @@ def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeou
     )
 
 
+def queue_stats() -> dict[str, tuple[int, int]]:
+    """queue name -> (jobs waiting, failed jobs kept), in one round trip."""
+    r = live.get_redis()
+    pipe = r.pipeline(transaction=False)
+    for name in QUEUES:
+        q = Queue(name, connection=r)
+        pipe.llen(q.key)
+        pipe.zcard(FailedJobRegistry(name, connection=r).key)
+    counts = pipe.execute()
+    return {name: (counts[2 * i], counts[2 * i + 1]) for i, name in enumerate(QUEUES)}
+
+
 class FolioWorker(Worker):
-    """A forking worker whose work horse never reuses the parent's DB connections."""
+    """A forking worker whose work horse never reuses the parent's DB connections,
+    and which records every job's duration and outcome."""
 
     def perform_job(self, job, queue, execution):  # runs in the forked child
         db.engine.dispose(close=False)
-        return super().perform_job(job, queue, execution)
+        started = time.perf_counter()
+        ok = super().perform_job(job, queue, execution)
+        observability.job_finished(job.func_name, job.id, time.perf_counter() - started, ok)
+        return ok

@@ -36,7 +36,11 @@ class Periodic:
 
 
 def declared() -> list[Periodic]:
-    return [Periodic("refresh_prices", "workers.prices.refresh_prices", current_app.config["PRICE_REFRESH_CRON"])]
+    cfg = current_app.config
+    return [
+        Periodic("refresh_prices", "workers.prices.refresh_prices", cfg["PRICE_REFRESH_CRON"]),
+        Periodic("evaluate_alerts", "workers.alerts.evaluate_alerts", cfg["ALERT_CRON"], timeout=120),
+    ]
 
 
 def scheduler(interval: float = 5) -> Scheduler:
