@@ -13,6 +13,10 @@ from ..models import Account, Holding
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
+# ids are 32-bit integer columns: a larger number in a URL is no object (404), not a
+# database error (PostgreSQL: "integer out of range"; SQLite overflows past 2**63)
+ID = "int(max=2147483647)"
+
 
 @bp.before_request
 @login_required
@@ -78,12 +82,12 @@ def _detail(account: Account, holding_form: HoldingForm | None = None, rename_fo
     ), status
 
 
-@bp.get("/<int:account_id>")
+@bp.get(f"/<{ID}:account_id>")
 def detail(account_id: int):
     return _detail(own_account(account_id))
 
 
-@bp.post("/<int:account_id>/rename")
+@bp.post(f"/<{ID}:account_id>/rename")
 def rename(account_id: int):
     account = own_account(account_id)
     form = RenameAccountForm()
@@ -99,7 +103,7 @@ def rename(account_id: int):
     return redirect(url_for(".detail", account_id=account.id))
 
 
-@bp.route("/<int:account_id>/delete", methods=["GET", "POST"])
+@bp.route(f"/<{ID}:account_id>/delete", methods=["GET", "POST"])
 def delete(account_id: int):
     account = own_account(account_id)
     if request.method == "GET":  # the confirmation page, for browsers without JavaScript
@@ -111,7 +115,7 @@ def delete(account_id: int):
     return redirect_to(url_for(".index"))
 
 
-@bp.post("/<int:account_id>/holdings")
+@bp.post(f"/<{ID}:account_id>/holdings")
 def add_holding(account_id: int):
     account = own_account(account_id)
     form = HoldingForm()
@@ -135,7 +139,7 @@ def add_holding(account_id: int):
     return redirect(url_for(".detail", account_id=account.id))
 
 
-@bp.post("/holdings/<int:holding_id>/quantity")
+@bp.post(f"/holdings/<{ID}:holding_id>/quantity")
 def edit_quantity(holding_id: int):
     holding = own_holding(holding_id)
     form = QuantityForm()
@@ -147,7 +151,7 @@ def edit_quantity(holding_id: int):
     return redirect(url_for(".detail", account_id=holding.account_id))
 
 
-@bp.post("/holdings/<int:holding_id>/delete")
+@bp.post(f"/holdings/<{ID}:holding_id>/delete")
 def delete_holding(holding_id: int):
     holding = own_holding(holding_id)
     account_id, symbol = holding.account_id, holding.instrument.symbol

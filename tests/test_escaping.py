@@ -1,0 +1,159 @@
+"""User text is shown as text, never run as HTML; and the headers that back this up."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import login, post
+from quick_users import quick_user
+
+NAME = "<script>alert(1)</script>"
+NAME_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+INSTITUTION = "<img src=x onerror=alert(2)> & \"Bank\" 'Co'"
+INSTITUTION_ESCAPED = "&lt;img src=x onerror=alert(2)&gt; &amp; &#34;Bank&#34; &#39;Co&#39;"
+DISPLAY = "<b onmouseover=alert(3)>Eve</b>"
+DISPLAY_ESCAPED = "&lt;b onmouseover=alert(3)&gt;Eve&lt;/b&gt;"
+
+
+@pytest.fixture
+def eve(app):
+    """A logged-in user whose name, account and institution are HTML."""
+    quick_user(app, "eve@example.com", display_name=DISPLAY)
+    client = app.test_client()
+    login(client, "eve@example.com")
+    resp = post(client, "/accounts/", {"name": NAME, "institution": INSTITUTION, "kind": "brokerage"})
+    assert resp.status_code == 302
+    account_url = resp.headers["Location"]
+    client.account_url = account_url
+    client.first_page = client.get(account_url)  # shows the "created" flash message once
+    assert post(client, f"{account_url}/holdings", {"symbol": "AAPL", "asset_type": "stock",
+                                                    "quantity": "1"}).status_code == 302
+    return client
+
+
+def assert_escaped(body: str, raw: str, escaped: str):
+    assert raw not in body
+    assert escaped in body
+
+
+def test_account_page_escapes_the_names(eve):
+    body = eve.get(eve.account_url).get_data(as_text=True)
+    assert_escaped(body, NAME, NAME_ESCAPED)
+    assert_escaped(body, INSTITUTION, INSTITUTION_ESCAPED)
+    assert_escaped(body, DISPLAY, DISPLAY_ESCAPED)
+    assert f"<title>{NAME_ESCAPED} · Folio</title>" in body
+    # in attributes too: the rename box and the delete dialog's text
+    assert f'value="{NAME_ESCAPED}"' in body
+    assert f"hx-confirm=\"Delete the account “{NAME_ESCAPED}”" in body
+
+
+def test_flash_message_escapes_the_name(eve):
+    body = eve.first_page.get_data(as_text=True)
+    assert f"Account “{NAME_ESCAPED}” created." in body
+    assert NAME not in body
+
+
+def test_accounts_list_escapes_the_names(eve):
+    body = eve.get("/accounts/").get_data(as_text=True)
+    assert_escaped(body, NAME, NAME_ESCAPED)
+    assert_escaped(body, INSTITUTION, INSTITUTION_ESCAPED)
+
+
+def test_dashboard_escapes_the_names(eve, subtests):
+    for url in ["/", "/portfolio/summary"]:
+        with subtests.test(url=url):
+            body = eve.get(url).get_data(as_text=True)
+            assert "AAPL" in body  # the account is shown ...
+            assert_escaped(body, NAME, NAME_ESCAPED)  # ... as text
+
+
+def test_delete_confirmation_escapes_the_name(eve):
+    body = eve.get(f"{eve.account_url}/delete").get_data(as_text=True)
+    assert_escaped(body, NAME, NAME_ESCAPED)
+    assert f"Delete “{NAME_ESCAPED}”?" in body
+
+
+def test_the_rename_error_page_escapes_what_was_typed(eve):
+    resp = post(eve, f"{eve.account_url}/rename", {"name": "<i>" + "x" * 80})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "<i>xxx" not in body and "&lt;i&gt;xxx" in body
+
+
+def test_a_quantity_error_echoes_the_input_escaped(eve):
+    resp = post(eve, f"{eve.account_url}/holdings", {"symbol": "MSFT", "asset_type": "stock",
+                                                     "quantity": "<svg onload=alert(4)>"})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "<svg" not in body
+    assert "“&lt;svg onload=alert(4)&gt;” is not a number." in body
+
+
+def test_register_form_escapes_the_typed_email(client):
+    resp = post(client, "/auth/register", {"email": '"><script>alert(5)</script>', "password": "long enough pw",
+                                           "confirm": "long enough pw"})
+    assert resp.status_code == 400
+    assert "<script>alert(5)" not in resp.get_data(as_text=True)
+
+
+# ---- headers -----------------------------------------------------------------------------------
+def csp(resp) -> dict[str, list[str]]:
+    directives = {}
+    for part in resp.headers["Content-Security-Policy"].split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+def test_security_headers_on_every_kind_of_answer(app, eve, subtests):
+    anonymous = app.test_client()
+    for who, client, url, status in [
+        ("anonymous", anonymous, "/auth/login", 200),
+        ("anonymous", anonymous, "/auth/register", 200),
+        ("anonymous", anonymous, "/", 302),
+        ("eve", eve, "/", 200),
+        ("eve", eve, "/accounts/", 200),
+        ("eve", eve, eve.account_url, 200),
+        ("eve", eve, "/portfolio/summary", 200),
+        ("eve", eve, "/accounts/987654", 404),
+        ("eve", eve, "/no/such/page", 404),
+        ("eve", eve, "/auth/logout", 405),
+        ("eve", eve, "/static/app.js", 200),
+    ]:
+        with subtests.test(who=who, url=url):
+            resp = client.get(url)
+            assert resp.status_code == status
+            policy = csp(resp)
+            script_src = policy.get("script-src", policy.get("default-src"))
+            assert script_src == ["'self'"]  # so no 'unsafe-inline' and no 'unsafe-eval'
+            assert policy["object-src"] == ["'none'"]
+            assert policy["frame-ancestors"] == ["'none'"]
+            assert policy["base-uri"] == ["'self'"]
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+def test_security_headers_on_redirects_and_form_errors(app, client):
+    for resp in (client.get("/"), post(client, "/auth/login", {"email": "", "password": ""}),
+                 client.post("/auth/login", data={})):
+        assert resp.status_code in (302, 400)
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_need_nothing_the_policy_blocks(app, eve, subtests):
+    """No inline script, event handler or style attribute: under the CSP they would silently not work."""
+    anonymous = app.test_client()
+    for client, url in [(eve, "/"), (eve, "/accounts/"), (eve, eve.account_url), (eve, f"{eve.account_url}/delete"),
+                        (anonymous, "/auth/login"), (anonymous, "/auth/register")]:
+        with subtests.test(url=url):
+            resp = client.get(url)
+            assert resp.status_code == 200
+            body = resp.get_data(as_text=True)
+            scripts = re.findall(r"<script\b[^>]*>", body)
+            assert scripts and all("src=" in tag for tag in scripts), scripts
+            assert not re.search(r"<script\b[^>]*>(?!</script>)", body)  # nothing inside <script></script>
+            assert not re.search(r"<[^>]+\son[a-z]+\s*=", body, re.I)
+            assert not re.search(r"<[^>]+\sstyle\s*=", body, re.I)
+            assert not re.search(r"<style\b", body, re.I)
