@@ -134,7 +134,8 @@ def _clean(app) -> None:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
         r = app.extensions["folio_redis"]
-        for pattern in (f"{PREFIX}*", "rq:*"):
+        # our keys, RQ's, and Flask-Limiter's (the limits library puts its own prefix first)
+        for pattern in (f"{PREFIX}*", "rq:*", f"LIMITS:*{PREFIX}*"):
             keys = list(r.scan_iter(match=pattern, count=1000))
             if keys:
                 r.delete(*keys)

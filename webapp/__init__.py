@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.extensions["folio_redis"] = live.connect(app.config["REDIS_URL"])
     db.init_app(app)
+    _enforce_sqlite_foreign_keys(app)
     migrate.init_app(app, db, compare_type=True, render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -62,6 +63,21 @@ def _check_production(app: Flask) -> None:
             raise RuntimeError("SECRET_KEY must be set in production (FOLIO_ENV=production)")
 
 
+def _enforce_sqlite_foreign_keys(app: Flask) -> None:
+    """SQLite ignores foreign keys (and ON DELETE CASCADE) unless asked, per connection."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _fk_on(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+
 def _derive_settings(app: Flask) -> None:
     cfg = app.config
     prefix = cfg["REDIS_PREFIX"]
@@ -70,6 +86,8 @@ def _derive_settings(app: Flask) -> None:
     cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"])
     cfg.setdefault("RATELIMIT_KEY_PREFIX", f"{prefix}limit")
     cfg.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
+    if cfg.get("SESSION_COOKIE_SECURE"):
+        cfg["REMEMBER_COOKIE_SECURE"] = True
 
 
 def _register_error_handlers(app: Flask) -> None:
