@@ -134,3 +134,20 @@ def test_the_scheduler_command_prices_a_fresh_install_at_once(app, redis_client)
     result = app.test_cli_runner().invoke(args=["scheduler", "--burst", "--interval", "0.1"])
     assert "enqueued one now" not in result.output
     assert Queue("default", connection=redis_client).count == 1
+
+
+def test_an_instrument_with_only_a_stale_price_is_fetched_again(app, redis_client):
+    from datetime import datetime, timedelta, timezone
+
+    from conftest import set_price
+
+    add_holding(app, "NVDA")
+    high = Queue("high", connection=redis_client)
+    high.empty()
+    set_price(app, "NVDA", "100", as_of=datetime.now(timezone.utc) - timedelta(days=9))
+    make_user(app, "bob@example.com")
+    c = app.test_client()
+    login(c, "bob@example.com")
+    url = post(c, "/accounts/", {"name": "B", "kind": "brokerage"}).headers["Location"]
+    post(c, f"{url}/holdings", {"symbol": "NVDA", "asset_type": "stock", "quantity": "1"})
+    assert [j.func_name for j in high.jobs] == ["workers.prices.refresh_symbol"]

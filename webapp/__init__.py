@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from . import config as config_module
 from .extensions import cache, csrf, db, limiter, login_manager, migrate
@@ -122,6 +123,16 @@ def _register_error_handlers(app: Flask) -> None:
 
             return login_rate_limited(e)
         return page(429, "Too many requests", "Slow down a little and try again in a minute.")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(e):
+        db.session.rollback()
+        app.logger.warning("database unavailable: %s", type(getattr(e, "orig", e)).__name__)
+        # rendered without context processors: Flask-Login's would query the user again
+        resp = make_response(app.jinja_env.get_template("unavailable.html").render(url_for=url_for), 503)
+        resp.headers["Retry-After"] = "5"
+        return resp
 
     @app.errorhandler(500)
     def server_error(e):

@@ -106,10 +106,14 @@ def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> Non
     from workers import queues
     from workers.portfolios import current_quotes, recompute_users
 
+    from .staleness import is_stale
+
     try:
         recompute_users([user_id])
-        if instrument is not None and instrument.symbol not in current_quotes({instrument.symbol: instrument.id}):
-            queues.enqueue("high", "workers.prices.refresh_symbol", instrument.id,
-                           job_id=f"refresh_symbol-{instrument.id}", timeout=120)
+        if instrument is not None:
+            quote = current_quotes({instrument.symbol: instrument.id}).get(instrument.symbol)
+            if quote is None or is_stale(instrument.symbol, instrument.asset_type, quote.as_of):
+                queues.enqueue("high", "workers.prices.refresh_symbol", instrument.id,
+                               job_id=f"refresh_symbol-{instrument.id}", timeout=120)
     except Exception:  # Redis down: the page still works from the database
         log.exception("could not update the live portfolio of user %s", user_id)
