@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := wsgi:app
 
-.PHONY: run test clean
+.PHONY: run test soak clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -15,6 +15,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the load test at full size: 500 logged-in users polling every 10 s for 60 s during a cycle
+soak: $(VENV)/.installed
+	LOAD_USERS=500 LOAD_SECONDS=60 LOAD_POLL_SECONDS=10 $(PY) -m pytest -s tests/test_processes.py -k polling
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache
