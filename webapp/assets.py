@@ -117,3 +117,14 @@ def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> Non
                                job_id=f"refresh_symbol-{instrument.id}", timeout=120)
     except Exception:  # Redis down: the page still works from the database
         log.exception("could not update the live portfolio of user %s", user_id)
+
+
+def price_new_instruments(instrument_ids: list[int], limit: int = 100) -> None:
+    """Ask for first prices of instruments just added in bulk (the rest come with the next cycle)."""
+    from workers import queues
+
+    try:
+        for iid in instrument_ids[:limit]:
+            queues.enqueue("high", "workers.prices.refresh_symbol", iid, job_id=f"refresh_symbol-{iid}", timeout=120)
+    except Exception:
+        log.exception("could not enqueue first prices")

@@ -159,3 +159,47 @@ def delete_holding(holding_id: int):
     assets.portfolio_changed(current_user.id)
     flash(f"{symbol} removed.", "info")
     return redirect_to(url_for(".detail", account_id=account_id))
+
+
+# ---- CSV import and export -------------------------------------------------------------
+@bp.route("/import", methods=["GET", "POST"])
+def import_csv():
+    """Upload (or paste) a CSV, see a preview with every error by line, then confirm."""
+    from .. import csv_import
+
+    if request.method == "GET":
+        return render_template("accounts/import.html", preview=None, text="")
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        raw = upload.read(csv_import.MAX_BYTES + 1)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return render_template("accounts/import.html", preview=None, text="",
+                                   error="The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”."), 400
+    else:
+        text = request.form.get("csv_text", "")
+    if not text.strip():
+        return render_template("accounts/import.html", preview=None, text="",
+                               error="Choose a CSV file or paste its contents."), 400
+    preview = csv_import.parse(text, current_user)
+    if not preview.ok:
+        return render_template("accounts/import.html", preview=preview, text=text), 400
+    if request.form.get("confirm") != "1":
+        return render_template("accounts/import.html", preview=preview, text=text)
+    new_instruments = csv_import.apply(preview)
+    assets.portfolio_changed(current_user.id)
+    assets.price_new_instruments(new_instruments)
+    flash(f"Imported {len(preview.rows)} rows: {preview.count('new')} new holdings, "
+          f"{preview.count('update')} updated, {preview.count('unchanged')} unchanged.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.get("/export.csv")
+def export_csv():
+    from .. import csv_import
+
+    resp = make_response(csv_import.export(current_user))
+    resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+    resp.headers["Content-Disposition"] = 'attachment; filename="folio-holdings.csv"'
+    return resp
