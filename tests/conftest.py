@@ -108,6 +108,10 @@ def base_config(database_url: str, redis_url: str) -> dict:
         "REDIS_PREFIX": PREFIX,
         "FOLIO_DEMO": False,
         "PRICE_PROVIDERS": "simulated",
+        # no test may reach a real host: FX providers point at a closed local port
+        "FX_PROVIDERS": "ecb",
+        "PROVIDER_ECB_URL": "http://127.0.0.1:9",
+        "PROVIDER_FRANKFURTER_URL": "http://127.0.0.1:9",
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
         "PROVIDER_TIMEOUT": "2",

@@ -445,3 +445,27 @@ def mfapi_failed() -> str:
 def utc(*args: int) -> datetime:
     """``utc(2024, 1, 5, 21)`` → an aware UTC datetime, for assertions on `as_of`."""
     return datetime(*args, tzinfo=timezone.utc)
+
+
+# ---- FX: ECB and Frankfurter -------------------------------------------------------------
+ECB_DAILY = "/stats/eurofxref/eurofxref-daily.xml"
+FRANKFURTER_LATEST = "/v1/latest"
+
+
+def ecb_daily(day: str, rates: dict[str, str], quote: str = "'") -> str:
+    """The gesmes XML of eurofxref-daily.xml; rates per 1 EUR, attributes in `quote` quotes."""
+    q = quote
+    cubes = "".join(f"<Cube currency={q}{c}{q} rate={q}{r}{q}/>" for c, r in rates.items())
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" '
+        'xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">'
+        "<gesmes:subject>Reference rates</gesmes:subject>"
+        "<gesmes:Sender><gesmes:name>European Central Bank</gesmes:name></gesmes:Sender>"
+        f"<Cube><Cube time={q}{day}{q}>{cubes}</Cube></Cube></gesmes:Envelope>"
+    )
+
+
+def frankfurter_latest(day: str, rates: dict[str, str], base: str = "EUR") -> str:
+    return to_json({"amount": Decimal("1.0"), "base": base, "date": day,
+                    "rates": {c: Decimal(r) for c, r in rates.items()}})

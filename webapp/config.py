@@ -48,6 +48,8 @@ def from_environment() -> dict[str, object]:
         "FOLIO_DEMO": demo,
         "PRICE_PROVIDERS": os.environ.get("PRICE_PROVIDERS") or ("simulated" if demo else "yahoo,stooq,amfi,mfapi"),
         "PRICE_REFRESH_CRON": os.environ.get("PRICE_REFRESH_CRON") or "*/10 * * * *",
+        "FX_PROVIDERS": os.environ.get("FX_PROVIDERS") or "ecb,frankfurter",
+        "FX_REFRESH_CRON": os.environ.get("FX_REFRESH_CRON") or "20 * * * *",
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
         "BASE_CURRENCY": (os.environ.get("BASE_CURRENCY") or "USD").upper(),
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),

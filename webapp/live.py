@@ -233,3 +233,22 @@ def set_alert(name: str, detail: str) -> bool:
 def clear_alert(name: str) -> bool:
     """True only for the call that ended the incident."""
     return bool(get_redis().hdel(key("alerts"), name))
+
+
+# ---- exchange rates --------------------------------------------------------------------
+def write_fx(per_eur: Mapping[str, Decimal], as_of: datetime, source: str) -> None:
+    """The latest rates per 1 EUR, one hash (`fx:EUR`), replaced in one transaction."""
+    pipe = get_redis().pipeline()
+    pipe.delete(key("fx", "EUR"))
+    pipe.hset(key("fx", "EUR"), mapping={
+        **{ccy: format(rate, "f") for ccy, rate in per_eur.items()},
+        "_as_of": as_of.isoformat(), "_source": source,
+    })
+    pipe.execute()
+
+
+def read_fx() -> tuple[dict[str, Decimal], datetime | None, str | None]:
+    raw = {k.decode(): v.decode() for k, v in get_redis().hgetall(key("fx", "EUR")).items()}
+    as_of = datetime.fromisoformat(raw.pop("_as_of")) if "_as_of" in raw else None
+    source = raw.pop("_source", None)
+    return {k: Decimal(v) for k, v in raw.items()}, as_of, source

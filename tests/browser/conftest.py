@@ -71,6 +71,8 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
         "SECRET_KEY": "browser-test-secret",
         "FOLIO_DEMO": "0",
         "PRICE_PROVIDERS": "simulated",
+        "FX_PROVIDERS": "ecb",
+        "PROVIDER_ECB_URL": "http://127.0.0.1:9",
         "SIMULATED_STEP_SECONDS": "60",
         "POLL_SECONDS": str(POLL_SECONDS),
         "LOGIN_RATE_LIMIT": "1000 per minute",
