@@ -45,6 +45,23 @@ class SimulatedProvider(Provider):
         price = base * (Decimal(1) + drift * Decimal("0.01"))
         return max(price, Decimal("0.01")).quantize(CENT)
 
+    def history(self, instrument: InstrumentRef, days: int) -> list[Quote]:
+        """Daily closes for the last `days` days, consistent with today's moving price."""
+        now_tick = int(self.clock() // self.step)
+        per_day = max(1, int(86400 // self.step))
+        out = []
+        for d in range(days, 0, -1):
+            tick = now_tick - d * per_day
+            out.append(Quote(
+                symbol=instrument.symbol,
+                price=self.price_at(instrument.symbol, tick),
+                currency=instrument.currency or "USD",
+                as_of=datetime.fromtimestamp(tick * self.step, tz=timezone.utc),
+                source=self.name,
+                currency_inferred=instrument.currency is None,
+            ))
+        return out
+
     def fetch(self, instruments: Sequence[InstrumentRef]) -> FetchResult:
         tick = int(self.clock() // self.step)
         as_of = datetime.fromtimestamp(tick * self.step, tz=timezone.utc)

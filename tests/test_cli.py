@@ -123,3 +123,29 @@ def test_providers_check_reports_ok_and_errors_with_reasons(make_app):
     assert "yahoo         ok: AAPL 187.11 USD" in result.output
     assert "stooq         error: provider_down" in result.output
     assert "finnhub       error: needs PROVIDER_FINNHUB_API_KEY" in result.output
+
+
+def test_prices_backfill_loads_daily_history_once(app, holding):
+    result = run(app, "prices", "backfill", "AAPL", "--days", "30", "--sync")
+    assert result.exit_code == 0, result.output
+    assert "AAPL: 30 daily prices from simulated, 30 new" in result.output
+    again = run(app, "prices", "backfill", "AAPL", "--days", "30", "--sync")
+    assert "30 daily prices from simulated, 0 new" in again.output
+    assert run(app, "prices", "backfill", "AAPL", "--days", "0").exit_code != 0
+
+
+def test_prices_backfill_from_yahoo_history_over_http(make_app, holding):
+    with ReplayServer() as server:
+        day = 86400
+        start = 1790726918 - 5 * day
+        server.route(payloads.YAHOO_CHART.format(symbol="AAPL"), content_type="application/json",
+                     body=payloads.yahoo_chart("AAPL", "190", "USD", start + 4 * day,
+                                               history=[(start + i * day, None if i == 2 else f"18{i}.5")
+                                                        for i in range(5)]))
+        app = make_app(PRICE_PROVIDERS="yahoo", PROVIDER_YAHOO_URL=server.url)
+        result = run(app, "prices", "backfill", "AAPL", "--days", "5", "--sync")
+    assert result.exit_code == 0, result.output
+    assert "4 daily prices from yahoo, 4 new" in result.output  # the null close is skipped
+    with app.app_context():
+        prices = db.session.scalars(sa.select(Quote.price).order_by(Quote.as_of)).all()
+    assert prices == [Decimal("180.5"), Decimal("181.5"), Decimal("183.5"), Decimal("184.5")]

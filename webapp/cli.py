@@ -123,6 +123,26 @@ def prices_set(symbol: str, price: str, currency: str | None, as_of: str | None)
     click.echo(f"{inst.symbol} set to {value} {ccy} as of {when:%Y-%m-%d %H:%M} UTC")
 
 
+@prices_cli.command("backfill")
+@click.argument("symbol")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650), help="How many days back.")
+@click.option("--sync", is_flag=True, help="Run now in this process instead of enqueueing a job (queue low).")
+def prices_backfill(symbol: str, days: int, sync: bool) -> None:
+    """Load daily price history of SYMBOL from providers that offer it."""
+    from workers import queues
+    from workers.history import backfill
+
+    inst = _instrument(symbol)
+    if not sync:
+        job = queues.enqueue("low", "workers.history.backfill", inst.symbol, days, timeout=600)
+        click.echo(f"enqueued job {job.id}")
+        return
+    stats = backfill(inst.symbol, days)
+    if "error" in stats:
+        fail(f"no history for {inst.symbol}: {stats['error']}")
+    click.echo(f"{inst.symbol}: {stats['received']} daily prices from {stats['source']}, {stats['stored']} new")
+
+
 @providers_cli.command("list")
 def providers_list() -> None:
     """List known providers and the configured chain with its health."""
