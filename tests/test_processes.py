@@ -115,13 +115,26 @@ def test_a_worker_killed_in_the_middle_of_a_recompute_leaves_nothing_half_done(a
         started = StartedJobRegistry("default", connection=redis_client)
         wait_for(lambda: job.id in started.get_job_ids() or job.get_status(refresh=True) == "finished", 30,
                  "the recompute never started")
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-job
+
+        def some_written():
+            with app.app_context():
+                n = db.session.scalar(sa.select(sa.func.count()).select_from(PortfolioSnapshot))
+                db.session.remove()
+            return n > 0 or job.get_status(refresh=True) == "finished"
+
+        wait_for(some_written, 60, "the recompute wrote nothing")  # kill it part-way through
+        # the work horse runs in a process group of its own (RQ calls setpgrp): kill it too
+        for pid in [worker.pid, *_children(worker.pid)]:
+            os.kill(pid, signal.SIGKILL)
         worker.wait(10)
     finally:
         _stop(worker)
     # the next cycle's recompute completes the work
     with app.app_context():
         from workers.portfolios import recompute_portfolios
+
+        done = db.session.scalar(sa.select(sa.func.count(sa.distinct(PortfolioSnapshot.user_id))))
+        print(f"\nkilled after {done} of 3000 users were snapshotted")
 
         recompute_portfolios()
         snaps = db.session.execute(
@@ -132,6 +145,19 @@ def test_a_worker_killed_in_the_middle_of_a_recompute_leaves_nothing_half_done(a
 
         raw, _ = live.read_portfolio(db.session.scalar(sa.select(sa.func.max(User.id))))
         assert raw is not None
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
+                out.append(int(entry))
+    return out
 
 
 LOAD_USERS = int(os.environ.get("LOAD_USERS", 60))

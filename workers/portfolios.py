@@ -103,50 +103,52 @@ def value_users(user_ids: Sequence[int]) -> dict[int, Valuation]:
 
 
 def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[int]:
-    """Value users, cache the results, snapshot the ones whose value changed."""
+    """Value users, snapshot the ones whose total moved, then publish to Redis.
+
+    The database comes first and decides against the last stored snapshot, so a job
+    killed between the two steps leaves nothing half done: its rerun finds the
+    snapshot already there and only publishes.
+    """
     changed: set[int] = set()
     for start in range(0, len(user_ids), BATCH):
         chunk = list(user_ids[start : start + BATCH])
         valuations = value_users(chunk)
+        if snapshot:
+            _snapshot(valuations)
         docs = {uid: v.to_json() for uid, v in valuations.items()}
         try:
-            batch_changed = live.write_portfolios(docs)
+            changed |= set(live.write_portfolios(docs))
         except live.RedisError:
             log.warning("Redis unavailable; %d portfolios not cached", len(docs))
-            continue
-        changed |= set(batch_changed)
-        if snapshot:
-            _snapshot(valuations, batch_changed)
     return changed
 
 
-def _snapshot(valuations: dict[int, Valuation], changed: dict[int, bytes | None]) -> None:
+def _snapshot(valuations: dict[int, Valuation]) -> None:
     """A PortfolioSnapshot for each fully priced portfolio whose total moved."""
-    rows = []
+    # a half-priced total would draw a false drop in the chart
+    priced = {uid: v for uid, v in valuations.items() if v.holding_count and not v.pending}
+    if not priced:
+        return
+    last_totals = _last_snapshot_totals(list(priced))
     now = datetime.now(timezone.utc)
-    unknown = [uid for uid, prev in changed.items() if prev is None]
-    last_totals = _last_snapshot_totals(unknown) if unknown else {}
-    for uid, previous in sorted(changed.items()):
-        v = valuations[uid]
-        if not v.holding_count or v.pending:
-            continue  # a half-priced total would draw a false drop in the chart
-        before = Valuation.from_json(previous).total if previous is not None else last_totals.get(uid)
-        if before == v.total:
-            continue
-        rows.append({
+    rows = [
+        {
             "user_id": uid,
             "as_of": now,
             "currency": v.currency,
             "total_value": v.total,
             "account_values": {str(a.id): format(a.total, "f") for a in v.accounts},
-        })
+        }
+        for uid, v in sorted(priced.items())
+        if last_totals.get(uid) != v.total
+    ]
     if rows:
         db.session.execute(sa.insert(PortfolioSnapshot), rows)
         db.session.commit()
 
 
 def _last_snapshot_totals(user_ids: list[int]):
-    """The newest snapshot total of each user (when Redis no longer knows it)."""
+    """The newest snapshot total of each user."""
     rn = sa.func.row_number().over(
         partition_by=PortfolioSnapshot.user_id, order_by=PortfolioSnapshot.id.desc()
     ).label("rn")
