@@ -237,6 +237,12 @@ def test_a_quote_is_never_replaced_by_an_older_one_and_absurd_prices_are_rejecte
     assert "0 fetched, 4 failed" in out
     assert quote_rows(app) == first
 
+    server.reset()
+    serve_yahoo(server, {s: "0" for s in YAHOO}, as_of())  # a price of zero
+    out = refresh(app)
+    assert "0 fetched, 4 failed" in out
+    assert quote_rows(app) == first
+
 
 def test_a_provider_that_keeps_failing_is_skipped_for_a_cooldown(priced_app, server):
     app = priced_app("stooq,yahoo", PROVIDER_FAILURE_THRESHOLD=2)
