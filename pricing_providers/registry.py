@@ -5,7 +5,7 @@ import importlib
 from types import MappingProxyType
 from typing import Mapping
 
-from .base import Provider
+from .base import Provider, RateLimit
 from .chain import Chain, Health, Throttle
 
 _providers: dict[str, type[Provider]] = {}
@@ -71,11 +71,16 @@ def parse_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:
 
 
 def build(name: str, settings: Mapping[str, object] | None = None, **kw) -> Provider:
-    """Instantiate a provider from `PROVIDER_<NAME>_URL` / `PROVIDER_<NAME>_API_KEY` settings."""
+    """Instantiate a provider from its `PROVIDER_<NAME>_...` settings.
+
+    `_URL` and `_API_KEY` configure where and as whom; `_BATCH_SIZE` (symbols per request)
+    and `_RATE_LIMIT` (`<calls>/<seconds>`, e.g. `600/60`) override what the adapter
+    declares, for a paid plan or a local replay server. Unset, the declared values apply.
+    """
     settings = settings or {}
     cls = get(name)
     key = name.upper()
-    return cls(
+    provider = cls(
         base_url=settings.get(f"PROVIDER_{key}_URL") or None,  # type: ignore[arg-type]
         api_key=settings.get(f"PROVIDER_{key}_API_KEY") or None,  # type: ignore[arg-type]
         timeout=float(settings.get("PROVIDER_TIMEOUT", 10)),  # type: ignore[arg-type]
@@ -83,6 +88,35 @@ def build(name: str, settings: Mapping[str, object] | None = None, **kw) -> Prov
         backoff=float(settings.get("PROVIDER_BACKOFF", 0.5)),  # type: ignore[arg-type]
         **kw,
     )
+    batch = settings.get(f"PROVIDER_{key}_BATCH_SIZE")
+    if batch:
+        provider.batch_size = parse_batch_size(str(batch), f"PROVIDER_{key}_BATCH_SIZE")
+    limit = settings.get(f"PROVIDER_{key}_RATE_LIMIT")
+    if limit:
+        provider.rate_limit = parse_rate_limit(str(limit), f"PROVIDER_{key}_RATE_LIMIT")
+    return provider
+
+
+def parse_batch_size(text: str, setting: str = "batch size") -> int:
+    try:
+        size = int(text.strip())
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError(f"{setting} must be a whole number of symbols, at least 1; got {text!r}")
+    return size
+
+
+def parse_rate_limit(text: str, setting: str = "rate limit") -> RateLimit:
+    """`<calls>/<seconds>`, e.g. `50/3600`: at most that many requests per period."""
+    calls, sep, period = text.strip().partition("/")
+    try:
+        limit = RateLimit(int(calls), float(period))
+    except ValueError:
+        limit = None
+    if not sep or limit is None or limit.calls < 1 or limit.period <= 0:
+        raise ValueError(f"{setting} must look like <calls>/<seconds>, e.g. 600/60; got {text!r}")
+    return limit
 
 
 def build_chain(

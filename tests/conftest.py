@@ -114,6 +114,7 @@ def base_config(database_url: str, redis_url: str) -> dict:
         "PROVIDER_FRANKFURTER_URL": "http://127.0.0.1:9",
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
+        "LOGIN_CODE_RATE_LIMIT": "1000 per minute",
         "PROVIDER_TIMEOUT": "2",
         "LOG_LEVEL": "WARNING",
     }

@@ -157,3 +157,34 @@ def test_pages_need_nothing_the_policy_blocks(app, eve, subtests):
             assert not re.search(r"<[^>]+\son[a-z]+\s*=", body, re.I)
             assert not re.search(r"<[^>]+\sstyle\s*=", body, re.I)
             assert not re.search(r"<style\b", body, re.I)
+
+
+# ---- the display name in the top bar, symbols, the settings pages -----------------------------
+def test_the_display_name_in_the_top_bar_is_escaped_on_every_page(eve, subtests):
+    for url in ["/", "/accounts/", eve.account_url, f"{eve.account_url}/delete", "/settings/",
+                "/settings/two-factor", "/no/such/page"]:
+        with subtests.test(url=url):
+            body = eve.get(url).get_data(as_text=True)
+            assert f'<a class="who" href="/settings/" title="Settings">{DISPLAY_ESCAPED}</a>' in body
+            assert DISPLAY not in body
+
+
+@pytest.mark.parametrize("symbol", ["<script>alert(6)</script>", '"><img src=x onerror=alert(7)>', "A'B"])
+def test_a_symbol_with_html_is_refused_and_echoed_escaped(eve, symbol):
+    import html as html_module
+
+    from markupsafe import escape
+
+    resp = post(eve, f"{eve.account_url}/holdings", {"symbol": symbol, "asset_type": "stock", "quantity": "1"})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "A symbol is 1–20 letters, digits or . - ^ =" in html_module.unescape(body)
+    assert symbol.upper() not in body and symbol not in body
+    assert str(escape(symbol.upper())) in body  # the field shows what was typed, as text
+
+
+def test_the_code_forms_echo_what_was_typed_escaped(app, eve):
+    resp = post(eve, "/settings/two-factor", {"code": '"><script>alert(8)</script>'})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "<script>alert(8)" not in body and "&lt;script&gt;alert(8)" in body

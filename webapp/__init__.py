@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from flask import Flask, make_response, render_template, request, url_for
+from flask import Flask, abort, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from . import config as config_module
@@ -21,6 +22,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.config.update(config)
     _check_production(app)
     _derive_settings(app)
+    _allow_csv_uploads(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
     from . import live
@@ -39,10 +41,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_login(app)
 
     from . import observability
-    from .blueprints import accounts, admin, auth, portfolio
+    from .blueprints import accounts, admin, auth, portfolio, settings
 
     observability.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(settings.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(portfolio.bp)
     app.register_blueprint(admin.bp)
@@ -55,13 +58,33 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     filters.init_app(app)
     _register_error_handlers(app)
     _register_security_headers(app)
+    _refuse_malformed_htmx_headers(app)
     return app
 
 
+def _is_production(app: Flask) -> bool:
+    return app.config.get("FOLIO_ENV", os.environ.get("FOLIO_ENV", "")) == "production"
+
+
 def _check_production(app: Flask) -> None:
-    if app.config.get("FOLIO_ENV", os.environ.get("FOLIO_ENV", "")) == "production":
+    if _is_production(app):
         if app.config["SECRET_KEY"] == config_module.DEV_SECRET:
             raise RuntimeError("SECRET_KEY must be set in production (FOLIO_ENV=production)")
+
+
+def _allow_csv_uploads(app: Flask) -> None:
+    """MAX_CONTENT_LENGTH keeps every form small; the CSV import takes files up to its own limit.
+
+    Registered before CSRFProtect's check, which is the first to read the form.
+    """
+
+    @app.before_request
+    def larger_body_for_the_csv_import():
+        if request.endpoint == "accounts.import_csv":
+            from .csv_import import MAX_BYTES
+
+            request.max_content_length = 3 * MAX_BYTES + 65536  # pasted text travels URL-encoded
+            request.max_form_memory_size = 3 * MAX_BYTES
 
 
 def _enforce_sqlite_foreign_keys(app: Flask) -> None:
@@ -87,6 +110,8 @@ def _derive_settings(app: Flask) -> None:
     cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"])
     cfg.setdefault("RATELIMIT_KEY_PREFIX", f"{prefix}limit")
     cfg.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
+    if cfg.get("SESSION_COOKIE_SECURE") is None:  # unset: on in production, which runs behind HTTPS
+        cfg["SESSION_COOKIE_SECURE"] = _is_production(app)
     if cfg.get("SESSION_COOKIE_SECURE"):
         cfg["REMEMBER_COOKIE_SECURE"] = True
 
@@ -116,9 +141,14 @@ def _register_error_handlers(app: Flask) -> None:
     def not_allowed(e):
         return page(405, "Method not allowed", "This page cannot be used that way.")
 
+    @app.errorhandler(413)
+    def too_large(e):
+        return page(413, "Too much data", "That was more than a form of Folio ever needs. "
+                    "Shorten what you typed and try again.")
+
     @app.errorhandler(429)
     def too_many(e):
-        if request.endpoint == "auth.login":
+        if request.endpoint in ("auth.login", "auth.login_code"):
             from .blueprints.auth import login_rate_limited
 
             return login_rate_limited(e)
@@ -134,10 +164,37 @@ def _register_error_handlers(app: Flask) -> None:
         resp.headers["Retry-After"] = "5"
         return resp
 
+    @app.errorhandler(ObjectDeletedError)
+    @app.errorhandler(StaleDataError)
+    def deleted_meanwhile(e):
+        # another request (another tab) deleted the account or holding while this one worked on it
+        db.session.rollback()
+        return not_found(e)
+
     @app.errorhandler(500)
     def server_error(e):
         db.session.rollback()
         return page(500, "Something went wrong", "The error was logged. Please try again.")
+
+
+# htmx sends these headers with "true" only; the others carry ids and the page's URL
+HTMX_FLAGS = ("hx-request", "hx-boosted", "hx-history-restore-request")
+HTMX_HEADER_MAX = 2048
+
+
+def _refuse_malformed_htmx_headers(app: Flask) -> None:
+    """A request that claims to be htmx's must look like one: views trust these headers to choose
+    what to render, so garbage gets a 400 instead of reaching them."""
+
+    @app.before_request
+    def check_htmx_headers():
+        for name, value in request.headers.items():
+            if not name.lower().startswith("hx-"):
+                continue
+            if len(value) > HTMX_HEADER_MAX or not value.isprintable() or (
+                    name.lower() in HTMX_FLAGS and value != "true"):
+                abort(400, f"The request's {name} header is malformed.")
+        return None
 
 
 def _register_security_headers(app: Flask) -> None:

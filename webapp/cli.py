@@ -1,9 +1,10 @@
 """Flask CLI commands: `flask prices|providers|portfolio|demo|worker|scheduler`."""
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime, time, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 import click
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import live
 from .extensions import db
-from .forms import SYMBOL_RE, normalise_email, normalise_symbol
+from .forms import SYMBOL_RE, normalise_email, normalise_symbol, parse_decimal, valid_email
 from .models import Instrument, Quote, User
 
 prices_cli = AppGroup("prices", help="Refresh, show and set prices.")
@@ -61,12 +62,13 @@ def prices_refresh(symbols: tuple[str, ...], sync: bool) -> None:
 
 @prices_cli.command("show")
 @click.argument("symbol")
-@click.option("--history", default=5, show_default=True, help="How many past quotes to list.")
+@click.option("--history", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many past quotes to list.")
 def prices_show(symbol: str, history: int) -> None:
     """Show the latest quotes of SYMBOL."""
     inst = _instrument(symbol)
     rows = db.session.scalars(
-        sa.select(Quote).where(Quote.instrument_id == inst.id).order_by(Quote.as_of.desc()).limit(max(1, history))
+        sa.select(Quote).where(Quote.instrument_id == inst.id).order_by(Quote.as_of.desc()).limit(history)
     ).all()
     if not rows:
         click.echo(f"{inst.symbol}: no price yet")
@@ -75,16 +77,24 @@ def prices_show(symbol: str, history: int) -> None:
         click.echo(f"{inst.symbol}  {q.price.normalize():f} {q.currency}  as of {q.as_of:%Y-%m-%d %H:%M} UTC  ({q.source})")
 
 
+EARLIEST_PRICE_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _parse_date(value: str | None) -> datetime:
     if not value:
         return datetime.now(timezone.utc).replace(microsecond=0)
     try:
         if len(value) == 10:
-            return datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(23, 59), timezone.utc)
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"“{value}” is not a date; use YYYY-MM-DD or an ISO date-time.")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            parsed = datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(23, 59), timezone.utc)
+        else:
+            parsed = datetime.fromisoformat(value)
+        # to UTC here: "0001-01-01T00:00-01:00" has no UTC date (OverflowError)
+        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        fail(f"“{value[:40]}” is not a date; use YYYY-MM-DD or an ISO date-time.")
+    if parsed < EARLIEST_PRICE_DATE:
+        fail("the date is before 1970.")
+    return parsed
 
 
 @prices_cli.command("set")
@@ -100,16 +110,19 @@ def prices_set(symbol: str, price: str, currency: str | None, as_of: str | None)
 
     inst = _instrument(symbol)
     try:
-        value = Decimal(price.replace(",", ""))
+        value = parse_decimal(price)
     except InvalidOperation:
-        fail(f"“{price}” is not a number.")
+        fail(f"“{price[:40]}” is not a number.")
     if not value.is_finite() or value <= 0:
         fail("the price must be a positive number.")
     if value >= Decimal("1e18"):
         fail("that price is too large.")
-    ccy = (currency or inst.currency or "USD").upper()
-    if len(ccy) != 3 or not ccy.isalpha():
-        fail(f"“{currency}” is not a three-letter currency code.")
+    if value != value.quantize(Decimal("1e-10"), context=Context(prec=40)):
+        fail("use at most 10 decimal places.")  # stored with 10: 1e-11 would become a price of 0
+    ccy = currency if currency is not None else (inst.currency or "USD")
+    if not re.fullmatch(r"[A-Za-z]{3}", ccy):  # ASCII: "ÄÖÜ".isalpha() is true too
+        fail(f"“{ccy[:40]}” is not a three-letter currency code.")
+    ccy = ccy.upper()
     when = _parse_date(as_of)
     if when > datetime.now(timezone.utc).replace(hour=23, minute=59, second=59):
         fail("the date is in the future.")
@@ -120,7 +133,7 @@ def prices_set(symbol: str, price: str, currency: str | None, as_of: str | None)
         fail(f"{inst.symbol} already has a price as of {last[inst.symbol].as_of:%Y-%m-%d %H:%M} UTC or later; "
              "a manual price must be newer.")
     recompute_portfolios(instrument_ids=changed)
-    click.echo(f"{inst.symbol} set to {value} {ccy} as of {when:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"{inst.symbol} set to {value.normalize():f} {ccy} as of {when:%Y-%m-%d %H:%M} UTC")
 
 
 @prices_cli.command("backfill")
@@ -207,19 +220,18 @@ def portfolio_recompute(email: str | None) -> None:
     from workers.portfolios import recompute_portfolios
 
     user_ids = None
-    if email:
-        uid = db.session.scalar(sa.select(User.id).where(User.email == normalise_email(email)))
-        if uid is None:
-            fail(f"no user with email {email}.")
-        user_ids = [uid]
+    if email is not None:  # --user "" is a mistake, not "everyone"
+        user_ids = [_user(email).id]
     stats = recompute_portfolios(user_ids=user_ids)
     click.echo(f"{stats['users']} portfolios recomputed, {stats['changed']} changed")
 
 
 def _user(email: str) -> User:
-    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    email = normalise_email(email)
+    # an invalid address is no user (and PostgreSQL refuses a NUL in a query parameter)
+    user = db.session.scalar(sa.select(User).where(User.email == email)) if valid_email(email) else None
     if user is None:
-        fail(f"no user with email {email}.")
+        fail(f"no user with email {email[:254]!r}.")
     return user
 
 
@@ -241,11 +253,9 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(email: str, admin: bool, password_stdin: bool) -> None:
     """Create a user (asks for the password unless --password-stdin)."""
-    from .forms import EMAIL_RE
-
     email = normalise_email(email)
-    if not EMAIL_RE.match(email) or len(email) > 254:
-        fail(f"“{email}” is not an email address.")
+    if not valid_email(email):
+        fail(f"{email[:254]!r} is not an email address.")
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         fail(f"a user with email {email} already exists.")
     user = User(email=email, is_admin=admin, base_currency=current_app.config["BASE_CURRENCY"])
@@ -303,6 +313,19 @@ def users_reset_password(email: str, password_stdin: bool) -> None:
     user.session_token = new_session_token()
     db.session.commit()
     click.echo(f"password of {user.email} changed; their sessions have ended")
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("email")
+def users_reset_two_factor(email: str) -> None:
+    """Turn EMAIL's two-factor login off (lost phone and recovery codes) and end their sessions."""
+    from . import two_factor
+
+    user = _user(email)
+    if not user.has_two_factor:
+        fail(f"{user.email} has no two-factor login.")
+    two_factor.disable(user)
+    click.echo(f"two-factor login of {user.email} is off; their sessions have ended")
 
 
 @demo_cli.command("seed")

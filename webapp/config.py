@@ -8,7 +8,7 @@ INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEV_SECRET = "dev-insecure-change-me"
 
 
-def _bool(name: str, default: bool) -> bool:
+def _bool(name: str, default: bool | None) -> bool | None:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
@@ -53,10 +53,13 @@ def from_environment() -> dict[str, object]:
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
         "BASE_CURRENCY": (os.environ.get("BASE_CURRENCY") or "USD").upper(),
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
-        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        # None (unset): on when FOLIO_ENV=production (see create_app), else off
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", None),
         "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT") or "20 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT") or "5 per minute",
+        "LOGIN_CODE_RATE_LIMIT": os.environ.get("LOGIN_CODE_RATE_LIMIT") or "5 per minute; 20 per hour",
+        "ADMIN_REQUIRE_2FA": _bool("ADMIN_REQUIRE_2FA", False),
         "PROVIDER_TIMEOUT": os.environ.get("PROVIDER_TIMEOUT") or "10",
         "PROVIDER_RETRIES": _int("PROVIDER_RETRIES", 2),
         "PROVIDER_BACKOFF": os.environ.get("PROVIDER_BACKOFF") or "0.5",
@@ -72,7 +75,7 @@ def from_environment() -> dict[str, object]:
         "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),
     }
     for key, value in os.environ.items():
-        if key.startswith("PROVIDER_") and (key.endswith("_URL") or key.endswith("_API_KEY")):
+        if key.startswith("PROVIDER_") and key.endswith(("_URL", "_API_KEY", "_BATCH_SIZE", "_RATE_LIMIT")):
             env[key] = value
     return env
 
@@ -85,6 +88,8 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+    # every form of Folio is a few hundred bytes: a bigger body is refused (413) before it is parsed
+    MAX_CONTENT_LENGTH = 256 * 1024
     CACHE_TYPE = "RedisCache"
     CACHE_DEFAULT_TIMEOUT = 300
     RATELIMIT_HEADERS_ENABLED = True

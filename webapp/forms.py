@@ -10,20 +10,30 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Validati
 
 from .models import ACCOUNT_KINDS, ASSET_TYPES
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-SYMBOL_RE = re.compile(r"^[A-Z0-9.\-^=]{1,20}$")
+# no spaces, controls or the characters that delimit addresses in mail headers and HTML
+_EMAIL_ATOM = r"[^@\s<>()\[\]\\,;:\"\x00-\x1f\x7f-\x9f]"
+EMAIL_RE = re.compile(rf"{_EMAIL_ATOM}{{1,64}}@{_EMAIL_ATOM}+\.{_EMAIL_ATOM}{{2,}}\Z")
+SYMBOL_RE = re.compile(r"[A-Z0-9.\-^=]{1,20}\Z")  # \Z, not $: "$" also matches before a final newline
 MAX_QUANTITY = Decimal("1e15")
 QUANTITY_PLACES = 10
-# C0 controls and DEL, but not tab/newline/carriage return. PostgreSQL refuses NUL in text.
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 controls and DEL, but not tab/newline/carriage return (PostgreSQL refuses NUL in
+# text), and the bidirectional overrides and isolates that make text display in another order
+# than it is stored ("Trojan Source"), e.g. a display name that reads as someone else's.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def normalise_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
+def valid_email(value: str) -> bool:
+    return len(value) <= 254 and EMAIL_RE.match(value) is not None
+
+
 def normalise_symbol(value: str | None) -> str:
-    return (value or "").strip().upper()
+    """Upper-cased, but only ASCII: "ſpy".upper() is "SPY" and "ß".upper() is "SS"."""
+    value = (value or "").strip()
+    return value.upper() if value.isascii() else value
 
 
 def no_control_chars(form, field):
@@ -32,17 +42,25 @@ def no_control_chars(form, field):
 
 
 def check_email(form, field):
-    if not EMAIL_RE.match(field.data or ""):
+    if not valid_email(field.data or ""):
         raise ValidationError("Enter an email address like name@example.com.")
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A number typed in ASCII: Decimal() also reads other scripts' digits ("١٠" is 10), and
+    people would not see that they typed something other than what they meant."""
+    raw = text.strip().replace(",", "").replace("_", "")
+    if not raw.isascii():
+        raise InvalidOperation
+    return Decimal(raw)
 
 
 def parse_quantity(text: str | None) -> Decimal:
     """A positive, finite quantity with at most 10 decimal places, below 10^15."""
-    raw = (text or "").strip().replace(",", "").replace("_", "")
-    if not raw:
+    if not (text or "").strip():
         raise ValueError("Enter a quantity.")
     try:
-        d = Decimal(raw)
+        d = parse_decimal(text)
     except InvalidOperation:
         raise ValueError(f"“{text[:40]}” is not a number.") from None
     if not d.is_finite():
@@ -142,3 +160,45 @@ class HoldingForm(FlaskForm):
 class QuantityForm(FlaskForm):
     quantity = QuantityField("Quantity")
 
+
+
+# ---- settings and two-factor login --------------------------------------------------------
+def check_code(form, field):
+    from .two_factor import looks_like_code
+
+    if not looks_like_code(field.data):
+        raise ValidationError("Enter the 6-digit code from your authenticator app, or a recovery code.")
+
+
+def code_field(label: str = "Code") -> StringField:
+    return StringField(label, validators=[DataRequired("Enter the 6-digit code from your authenticator app."),
+                                          Length(max=64, message="That is too long for a code."), check_code],
+                       filters=[lambda v: (v or "").strip()])
+
+
+class LoginCodeForm(FlaskForm):
+    code = code_field("Code from your authenticator app, or a recovery code")
+
+
+class EnableTwoFactorForm(FlaskForm):
+    code = code_field("Code shown by the app")
+
+
+class TwoFactorPasswordForm(FlaskForm):
+    """Turning two-factor login off, or new recovery codes: the password and a code."""
+
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=200)])
+    code = code_field("Code from your authenticator app, or a recovery code")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[
+        DataRequired("Enter your current password."), Length(max=200)])
+    password = PasswordField("New password", validators=[
+        DataRequired("Choose a new password."),
+        Length(min=10, max=200, message="Use between 10 and 200 characters."),
+    ])
+    confirm = PasswordField("Confirm new password", validators=[
+        DataRequired("Type the new password again."),
+        EqualTo("password", message="The two passwords do not match."),
+    ])

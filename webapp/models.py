@@ -46,6 +46,11 @@ class User(UserMixin, db.Model):
     session_token: so.Mapped[str] = so.mapped_column(sa.String(64), default=new_session_token)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    # two-factor login (webapp/two_factor.py): the TOTP secret (base32) when it is on, and
+    # the last time step whose code was accepted, so that no code is accepted twice
+    totp_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    totp_last_step: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    totp_enabled_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 
     accounts: so.WriteOnlyMapped["Account"] = so.relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
@@ -67,6 +72,23 @@ class User(UserMixin, db.Model):
     @property
     def name(self) -> str:
         return self.display_name or self.email
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None
+
+
+class RecoveryCode(db.Model):
+    """A single-use two-factor recovery code, stored as a SHA-256 hash (the codes carry 80 random bits)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 
 
 class Account(db.Model):

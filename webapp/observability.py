@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from datetime import datetime, timezone
@@ -33,10 +34,33 @@ LATENCY = Histogram(
 
 
 # ---- logging ---------------------------------------------------------------------------
+# Libraries log URLs (urllib3 at DEBUG: "GET /query?symbol=IBM&apikey=..."), and exceptions
+# quote them: credentials in query strings are masked, and so is every configured secret value.
+_SECRET_PARAM_RE = re.compile(
+    r"(?i)\b((?:api_?key|apikey|access_?token|token|secret|password|passwd|signature|sig)=)[^&\s\"'#]+")
+_secret_values: set[str] = set()
+
+
+def register_secrets(*values: object) -> None:
+    """Values never to be written to a log (keys, tokens), e.g. from the app's configuration."""
+    _secret_values.update(v for v in values if isinstance(v, str) and len(v) >= 6)
+
+
+def redact(text: str) -> str:
+    text = _SECRET_PARAM_RE.sub(r"\1[redacted]", text)
+    for value in _secret_values:
+        if value in text:
+            text = text.replace(value, "[redacted]")
+    return text
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; extra fields given with `extra={"fields": {...}}`."""
+    """One JSON object per line; extra fields given with `extra={"fields": {...}}`; secrets masked."""
 
     def format(self, record: logging.LogRecord) -> str:
+        return redact(self._format(record))
+
+    def _format(self, record: logging.LogRecord) -> str:
         doc = {
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -71,6 +95,8 @@ job_log = logging.getLogger("folio.job")
 
 def init_app(app: Flask) -> None:
     configure_logging(app.config["LOG_LEVEL"])
+    register_secrets(*(value for key, value in app.config.items()
+                       if key in ("SECRET_KEY", "METRICS_TOKEN", "ALERT_WEBHOOK_URL") or key.endswith("_API_KEY")))
 
     @app.before_request
     def start_timer():

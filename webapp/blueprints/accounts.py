@@ -106,7 +106,7 @@ def rename(account_id: int):
 @bp.route(f"/<{ID}:account_id>/delete", methods=["GET", "POST"])
 def delete(account_id: int):
     account = own_account(account_id)
-    if request.method == "GET":  # the confirmation page, for browsers without JavaScript
+    if request.method != "POST":  # GET (or HEAD): the confirmation page, for browsers without JavaScript
         return render_template("accounts/confirm_delete.html", account=account)
     name = account.name
     assets.delete(account)
@@ -167,7 +167,7 @@ def import_csv():
     """Upload (or paste) a CSV, see a preview with every error by line, then confirm."""
     from .. import csv_import
 
-    if request.method == "GET":
+    if request.method != "POST":  # GET or HEAD
         return render_template("accounts/import.html", preview=None, text="")
     upload = request.files.get("file")
     if upload is not None and upload.filename:

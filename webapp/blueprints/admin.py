@@ -103,7 +103,7 @@ def init_rq_dashboard(app: Flask) -> None:
     app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
     rq_dashboard.web.setup_rq_connection(app)
     app.redis_conn = app.extensions["folio_redis"]
-    # its buttons post without our CSRF token, so the admin check below must be strict
+    # its buttons post with jQuery, without our CSRF token: the guard below stands in for it
     csrf.exempt(rq_dashboard.blueprint)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix="/admin/rq")
 
@@ -113,5 +113,24 @@ def init_rq_dashboard(app: Flask) -> None:
             denied = admin_gate()
             if denied is not None:
                 return denied
+            if request.endpoint == "rq_dashboard.requeue_all" and request.method == "GET":
+                abort(405)  # a state change by GET: a link on any site could trigger it
+            if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin_script():
+                abort(400, "This action must come from the dashboard's own page.")
             app.redis_conn = app.extensions["folio_redis"]
         return None
+
+
+def same_origin_script() -> bool:
+    """A request sent by a script of our own pages: jQuery's X-Requested-With header (a form on
+    another site cannot send it, and a cross-origin script would need a CORS preflight that we
+    never grant) and, when the browser says where it comes from, our own origin."""
+    if request.headers.get("X-Requested-With") != "XMLHttpRequest":
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        referer = request.headers.get("Referer")
+        if referer is None:
+            return True
+        origin = "/".join(referer.split("/")[:3])
+    return origin == request.host_url.rstrip("/")

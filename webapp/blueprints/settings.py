@@ -1,0 +1,160 @@
+"""A user's own settings: the password, and two-factor login (TOTP with recovery codes)."""
+from __future__ import annotations
+
+import segno
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user
+
+from .. import totp, two_factor
+from ..extensions import db, limiter
+from ..forms import ChangePasswordForm, EnableTwoFactorForm, TwoFactorPasswordForm
+from ..models import new_session_token
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+SETUP_SECRET = "totp_setup_secret"  # the secret being set up, until the first code proves it
+
+
+@bp.before_request
+@login_required
+def require_login():
+    pass
+
+
+def _user_key() -> str:
+    return f"settings-user:{current_user.id}"
+
+
+def _password_limit() -> str:
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
+
+
+# wrong passwords and codes count per user: a stolen session is no password oracle
+_checked = limiter.limit(_password_limit, methods=["POST"], key_func=_user_key,
+                         deduct_when=lambda r: r.status_code == 401)
+
+
+def _keep_this_session_only() -> None:
+    """After the token changed: every other session of the user has ended; this browser gets the
+    new token, in its remember cookie too if it had one."""
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    login_user(current_user._get_current_object(), remember=remembered)
+
+
+def _no_store(resp):
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, **extra):
+    user = current_user
+    return render_template(
+        "settings/index.html",
+        password_form=password_form or ChangePasswordForm(formdata=None),
+        disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
+        codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
+        codes_left=two_factor.recovery_codes_left(user) if user.has_two_factor else 0,
+        **extra,
+    ), status
+
+
+@bp.get("/")
+def index():
+    return _page()
+
+
+@bp.post("/password")
+@_checked
+def change_password():
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _page(400, password_form=form)
+    if not current_user.check_password(form.current_password.data):
+        form.current_password.errors.append("That is not your current password.")
+        return _page(401, password_form=form)
+    current_user.set_password(form.password.data)
+    current_user.session_token = new_session_token()
+    db.session.commit()
+    _keep_this_session_only()
+    flash("Password changed. You were logged out everywhere else.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+def two_factor_setup():
+    if current_user.has_two_factor:
+        flash("Two-factor login is already on.", "info")
+        return redirect(url_for(".index"))
+    secret = session.get(SETUP_SECRET)
+    if not secret:
+        secret = session[SETUP_SECRET] = totp.new_secret()
+    form = EnableTwoFactorForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            step = totp.matching_step(secret, two_factor.normalise_code(form.code.data))
+            if step is None:
+                form.code.errors.append("That code does not match. Check the time on your phone and try the "
+                                        "newest code.")
+            else:
+                codes = two_factor.enable(current_user, secret, step)
+                session.pop(SETUP_SECRET, None)
+                _keep_this_session_only()
+                flash("Two-factor login is on. You were logged out everywhere else.", "success")
+                return _no_store(current_app.make_response(render_template("settings/recovery_codes.html",
+                                                                           codes=codes)))
+    uri = totp.provisioning_uri(secret, current_user.email)
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2, dark="#000", light="#fff")
+    resp = current_app.make_response((render_template("settings/two_factor_setup.html", form=form, qr=qr,
+                                                      secret=totp.grouped(secret),
+                                                      required=_required_for(current_user)), status))
+    return _no_store(resp)
+
+
+def _required_for(user) -> bool:
+    return bool(user.is_admin and current_app.config.get("ADMIN_REQUIRE_2FA"))
+
+
+def _check_password_and_code(form: TwoFactorPasswordForm):
+    """None when both are right, else the page to answer with."""
+    if not form.validate_on_submit():
+        return 400
+    if not current_user.check_password(form.password.data):
+        form.password.errors.append("That is not your password.")
+        return 401
+    if two_factor.verify(current_user, form.code.data) is None:
+        form.code.errors.append("That code is not right, or it was used already.")
+        return 401
+    return None
+
+
+@bp.post("/two-factor/disable")
+@_checked
+def two_factor_disable():
+    if not current_user.has_two_factor:
+        return redirect(url_for(".index"))
+    form = TwoFactorPasswordForm()
+    if _required_for(current_user):
+        form.code.errors = ["Administrators must keep two-factor login on."]
+        return _page(403, disable_form=form)
+    failed = _check_password_and_code(form)
+    if failed:
+        return _page(failed, disable_form=form)
+    two_factor.disable(current_user)
+    _keep_this_session_only()
+    flash("Two-factor login is off. You were logged out everywhere else.", "info")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/two-factor/recovery-codes")
+@_checked
+def recovery_codes():
+    if not current_user.has_two_factor:
+        return redirect(url_for(".index"))
+    form = TwoFactorPasswordForm()
+    failed = _check_password_and_code(form)
+    if failed:
+        return _page(failed, codes_form=form)
+    codes = two_factor.regenerate_recovery_codes(current_user)
+    return _no_store(current_app.make_response(render_template("settings/recovery_codes.html", codes=codes,
+                                                               renewed=True)))

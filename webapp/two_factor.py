@@ -1,0 +1,116 @@
+"""Two-factor login: turning TOTP on and off, checking a code once, single-use recovery codes.
+
+A TOTP code is accepted only for a time step later than the last accepted one (an atomic
+conditional UPDATE, so two simultaneous requests cannot both use it); a recovery code is
+spent by an UPDATE that only succeeds while it is unused.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+import sqlalchemy as sa
+
+from . import totp
+from .extensions import db
+from .models import RecoveryCode, User, new_session_token, utcnow
+
+RECOVERY_CODE_COUNT = 10
+_RECOVERY_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # base32: 16 characters carry 80 bits
+_RECOVERY_RE = re.compile(r"[a-z2-7]{16}")
+
+
+def normalise_code(text: str | None) -> str:
+    """What people type: spaces and dashes anywhere, any case."""
+    return re.sub(r"[\s\-]", "", text or "").lower()
+
+
+def looks_like_code(text: str | None) -> bool:
+    code = normalise_code(text)
+    return bool(totp.CODE_RE.fullmatch(code) or _RECOVERY_RE.fullmatch(code))
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = ["".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16)) for _ in range(RECOVERY_CODE_COUNT)]
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash(c)) for c in codes)
+    return ["-".join(c[i:i + 4] for i in range(0, 16, 4)) for c in codes]
+
+
+def enable(user: User, secret: str, step: int) -> list[str]:
+    """Turn two-factor login on with a secret the user proved to have (its code of `step`).
+
+    Ends the user's other sessions (they were opened with the password alone) and returns the
+    new recovery codes, the only time they exist in clear.
+    """
+    user.totp_secret = secret
+    user.totp_last_step = step
+    user.totp_enabled_at = utcnow()
+    user.session_token = new_session_token()
+    codes = _new_recovery_codes(user)
+    db.session.commit()
+    return codes
+
+
+def disable(user: User) -> None:
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.totp_enabled_at = None
+    user.session_token = new_session_token()
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.commit()
+
+
+def regenerate_recovery_codes(user: User) -> list[str]:
+    codes = _new_recovery_codes(user)
+    db.session.commit()
+    return codes
+
+
+def recovery_codes_left(user: User) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ) or 0
+
+
+def verify(user: User, text: str | None) -> str | None:
+    """Check a login code of a user with two-factor login on, and spend it.
+
+    Returns "totp" or "recovery" for a good code, None for a wrong, expired or already
+    used one. Commits.
+    """
+    if not user.has_two_factor:
+        return None
+    code = normalise_code(text)
+    if totp.CODE_RE.fullmatch(code):
+        step = totp.matching_step(user.totp_secret, code)
+        if step is None:
+            return None
+        spent = db.session.execute(
+            sa.update(User)
+            .where(User.id == user.id, sa.or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if spent != 1:
+            return None  # this code (or a later one) was used already: a replay
+        db.session.refresh(user)
+        return "totp"
+    if _RECOVERY_RE.fullmatch(code):
+        spent = db.session.execute(
+            sa.update(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash(code),
+                   RecoveryCode.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        return "recovery" if spent == 1 else None
+    return None
