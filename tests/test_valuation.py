@@ -29,6 +29,16 @@ def test_totals_are_exact_sums_of_quantity_times_price():
     assert v.total == Decimal("13662.49359")
 
 
+def test_a_total_needing_more_than_28_digits_is_not_rounded():
+    # Python's default decimal context keeps 28 significant digits; a large account plus a
+    # tiny one needs 32 here (found by Hypothesis in CI)
+    v = value_portfolio([AccountRef(1, "Big"), AccountRef(2, "Tiny")],
+                        [Position(1, 1, "BIG", "stock", Decimal("100000000000000")),
+                         Position(2, 2, "TINY", "stock", Decimal("1E-10"))],
+                        {"BIG": quote("1"), "TINY": quote("99.0002")}, "USD")
+    assert v.total == Decimal("100000000000000.00000000990002")
+
+
 def test_other_currency_without_rate_is_kept_apart_never_counted_as_one_to_one():
     v = value_portfolio([AccountRef(1, "A")], [Position(1, 1, "SAP.DE", "stock", Decimal(2)),
                                               Position(2, 1, "AAPL", "stock", Decimal(1))],

@@ -171,7 +171,8 @@ def value_portfolio(
                 account.total = EXACT.add(account.total, hv.base_value)
         account.holdings.append(hv)
     valuation.accounts = sorted(by_account.values(), key=lambda a: (a.name.lower(), a.id))
-    valuation.total = sum((a.total for a in valuation.accounts), ZERO)
+    for a in valuation.accounts:  # EXACT, not sum(): the default context keeps only 28 digits
+        valuation.total = EXACT.add(valuation.total, a.total)
     return valuation
 
 
