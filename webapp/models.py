@@ -129,6 +129,8 @@ class Holding(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("account_id", "instrument_id"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        # covers a recompute's read of a user's holdings: no visit to the table rows
+        sa.Index("ix_holdings_account_instrument_quantity", "account_id", "instrument_id", "quantity"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -173,7 +175,8 @@ class FxRate(db.Model):
 
 class PortfolioSnapshot(db.Model):
     __tablename__ = "portfolio_snapshots"
-    __table_args__ = (sa.Index("ix_portfolio_snapshots_user_as_of", "user_id", "as_of"),)
+    # unique: a recompute that was interrupted writes its pending snapshots again, harmlessly
+    __table_args__ = (sa.UniqueConstraint("user_id", "as_of"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))

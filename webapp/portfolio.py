@@ -2,6 +2,12 @@
 
 No Flask, Redis or database here: this is the part that must be right to the
 cent. Values are exact products and sums; rounding happens only at display.
+
+Two shapes of the same arithmetic: `value_portfolio` values every holding (what a
+page shows); `summarize` takes exact per-account sums by currency (what a recompute
+of many users gets from one aggregate pass) and gives the `Summary` a recompute
+keeps. `Valuation.summary()` and `summarize` agree to the digit: both convert each
+account's per-currency sum once, so a worker and a web request never disagree.
 """
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 # wide enough that quantity (28,10) x price (28,10) and their sums never round
 EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation, decimal.Overflow])
@@ -83,6 +89,16 @@ class Valuation:
     def complete(self) -> bool:
         return self.pending == 0 and not self.unconverted
 
+    def summary(self) -> "Summary":
+        return Summary(
+            currency=self.currency,
+            total=self.total,
+            accounts=tuple(sorted((a.id, a.total) for a in self.accounts)),
+            unconverted=tuple(sorted(self.unconverted.items())),
+            pending=self.pending,
+            holdings=self.holding_count,
+        )
+
     # ---- serialisation (Decimals and datetimes as text, exact) -------------------
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_encode, sort_keys=True, separators=(",", ":"))
@@ -152,6 +168,7 @@ def value_portfolio(
     """Value every position; the result does not depend on the order of the inputs."""
     fx = fx or {}
     by_account: dict[int, AccountValue] = {a.id: AccountValue(id=a.id, name=a.name) for a in accounts}
+    sums: dict[int, dict[str, Decimal]] = {a: {} for a in by_account}  # account -> currency -> Σ value
     valuation = Valuation(currency=base_currency)
     for pos in sorted(positions, key=lambda p: (p.account_id, p.symbol, p.holding_id)):
         account = by_account.get(pos.account_id)
@@ -165,15 +182,186 @@ def value_portfolio(
             hv.price, hv.currency, hv.as_of, hv.source = q.price, q.currency, q.as_of, q.source
             hv.value = EXACT.multiply(pos.quantity, q.price)
             hv.base_value = convert(hv.value, q.currency, base_currency, fx)
-            if hv.base_value is None:
-                valuation.unconverted[q.currency] = EXACT.add(valuation.unconverted.get(q.currency, ZERO), hv.value)
-            else:
-                account.total = EXACT.add(account.total, hv.base_value)
+            by_ccy = sums[account.id]
+            by_ccy[q.currency] = EXACT.add(by_ccy.get(q.currency, ZERO), hv.value)
         account.holdings.append(hv)
+    # totals from each account's per-currency sums, converted once: the arithmetic of `summarize`
+    for account_id, by_ccy in sums.items():
+        total, unconverted = _account_total(by_ccy, base_currency, fx)
+        by_account[account_id].total = total
+        for ccy, amount in unconverted.items():
+            valuation.unconverted[ccy] = EXACT.add(valuation.unconverted.get(ccy, ZERO), amount)
     valuation.accounts = sorted(by_account.values(), key=lambda a: (a.name.lower(), a.id))
     for a in valuation.accounts:  # EXACT, not sum(): the default context keeps only 28 digits
         valuation.total = EXACT.add(valuation.total, a.total)
     return valuation
+
+
+def _account_total(by_ccy: Mapping[str, Decimal], base: str, fx: Mapping[tuple[str, str], Decimal]):
+    """An account's total in the base currency, and what could not be converted (by currency).
+
+    Each currency's sum is converted once, in the order given (a page: the order in which
+    the currencies first appear among the holdings). A converted amount can have more
+    digits than EXACT keeps, so with two converted currencies the last of 80 digits may
+    depend on that order; recomputes pass no rates today, so their totals are exact.
+    """
+    total, unconverted = ZERO, {}
+    for ccy in by_ccy:
+        converted = convert(by_ccy[ccy], ccy, base, fx)
+        if converted is None:
+            unconverted[ccy] = by_ccy[ccy]
+        else:
+            total = EXACT.add(total, converted)
+    return total, unconverted
+
+
+# ---- summaries: what a recompute keeps per user -------------------------------------------
+def canonical(amount: Decimal) -> str:
+    """The one text of an exact amount: no exponent, no trailing zeros ("1871.234", "0")."""
+    text = str(amount)  # plain digits unless tiny or with a positive exponent: then format "f"
+    if "E" in text:
+        text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+class AccountSums(NamedTuple):
+    """One account's holdings reduced to exact sums: what an aggregate query can return."""
+
+    values: Mapping[str, Decimal]  # currency -> Σ quantity × price of the priced holdings
+    holdings: int = 0  # every holding, priced or not
+    pending: int = 0  # holdings without any price yet
+
+
+class Summary(NamedTuple):
+    """Totals and counts of a portfolio, without per-holding detail.
+
+    A recompute compares summaries to decide whether a portfolio changed (its
+    version moves) and whether to write a snapshot. `to_json` is canonical: equal
+    summaries give equal text, and the text starts with the total.
+    """
+
+    currency: str
+    total: Decimal
+    accounts: tuple[tuple[int, Decimal], ...]  # (account id, total in the base currency), by id
+    unconverted: tuple[tuple[str, Decimal], ...] = ()
+    pending: int = 0
+    holdings: int = 0
+
+    @property
+    def snapshot_worthy(self) -> bool:
+        """A snapshot only of a fully priced portfolio: a half-priced total is a false drop."""
+        return self.holdings > 0 and self.pending == 0
+
+    def account_values(self) -> dict[str, str]:
+        return {str(a): canonical(t) for a, t in self.accounts}
+
+    def to_json(self, fingerprint: str = "") -> str:
+        return self.encode(fingerprint)[0]
+
+    def encode(self, fingerprint: str = "") -> tuple[str, str, str]:
+        """(canonical JSON, canonical total, account values as JSON), each amount formatted once.
+
+        The JSON ends with the fingerprint of the positions the summary was computed from.
+        """
+        total = canonical(self.total)
+        accounts = "{" + ",".join(f'"{a}":"{canonical(t)}"' for a, t in self.accounts) + "}"
+        unconverted = ",".join(f'"{c}":"{canonical(v)}"' for c, v in self.unconverted)
+        doc = (f'{{"total":"{total}","currency":"{self.currency}","accounts":{accounts},'
+               f'"unconverted":{{{unconverted}}},"pending":{self.pending},"holdings":{self.holdings},'
+               f'"positions":"{fingerprint}"}}')
+        return doc, total, accounts
+
+
+def summarize(
+    base_currency: str,
+    accounts: Mapping[int, AccountSums],
+    fx: Mapping[tuple[str, str], Decimal] | None = None,
+) -> Summary:
+    """The summary of a portfolio from its accounts' exact sums (the same arithmetic as
+    `value_portfolio`, so `summarize(...) == value_portfolio(...).summary()`)."""
+    fx = fx or {}
+    totals, unconverted = [], {}
+    pending = holdings = 0
+    grand = ZERO
+    add = EXACT.add
+    for account_id in sorted(accounts):
+        values, n, p = accounts[account_id]
+        if len(values) == 1 and base_currency in values:  # the common case: one currency, the base
+            total = values[base_currency]
+        else:
+            total, other = _account_total(values, base_currency, fx)
+            for ccy, amount in other.items():
+                unconverted[ccy] = add(unconverted.get(ccy, ZERO), amount)
+            if not values:
+                total = ZERO
+        totals.append((account_id, total))
+        grand = add(grand, total)
+        pending += p
+        holdings += n
+    return Summary(base_currency, grand, tuple(totals), tuple(sorted(unconverted.items())), pending, holdings)
+
+
+class Encoded(NamedTuple):
+    """A summary as a recompute stores it (see `Summary.encode`), and the positions fingerprint."""
+
+    summary: str
+    total: str
+    account_values: str
+    snapshot_worthy: bool
+    fingerprint: str
+
+
+def encode_sums(
+    base_currency: str,
+    accounts: Mapping[int, tuple[Mapping[str, Decimal], int, int, Decimal]],
+    fx: Mapping[tuple[str, str], Decimal] | None = None,
+) -> Encoded:
+    """`summarize(...).encode()` and `positions_fingerprint(...)` in one pass, for a recompute
+    of many users; accounts: id -> (values by currency, holdings, pending, Σ quantity).
+
+    Accounts holding only the base currency (nearly all) take a short path with the same
+    result; anything else goes through `summarize`.
+    """
+    parts, prints = [], []
+    grand = ZERO
+    holdings = pending = 0
+    for account_id in sorted(accounts):
+        values, n, p, quantity = accounts[account_id]
+        if values:
+            if len(values) != 1 or base_currency not in values:
+                return _encode_general(base_currency, accounts, fx)
+            total = values[base_currency]
+            grand = EXACT.add(grand, total)
+            parts.append(f'"{account_id}":"{canonical(total)}"')
+        else:
+            parts.append(f'"{account_id}":"0"')
+        prints.append(f"{account_id}:{n}:{canonical(quantity)}")
+        holdings += n
+        pending += p
+    total = canonical(grand)
+    account_values = "{" + ",".join(parts) + "}"
+    fingerprint = ";".join(prints)
+    doc = (f'{{"total":"{total}","currency":"{base_currency}","accounts":{account_values},'
+           f'"unconverted":{{}},"pending":{pending},"holdings":{holdings},"positions":"{fingerprint}"}}')
+    return Encoded(doc, total, account_values, holdings > 0 and pending == 0, fingerprint)
+
+
+def _encode_general(base_currency, accounts, fx) -> Encoded:
+    summary = summarize(base_currency, {a: AccountSums(v, n, p) for a, (v, n, p, _) in accounts.items()}, fx)
+    fingerprint = positions_fingerprint({a: (n, q) for a, (_, n, _, q) in accounts.items()})
+    doc, total, account_values = summary.encode(fingerprint)
+    return Encoded(doc, total, account_values, summary.snapshot_worthy, fingerprint)
+
+
+def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]]) -> str:
+    """What a positions document must still match: per account, how many holdings and Σ quantity.
+
+    Both the worker's aggregate pass and a full read of the holdings can compute it, so
+    a cached list of positions that missed an edit is found out and rebuilt.
+    """
+    return ";".join(f"{a}:{n}:{canonical(q)}" for a, (n, q) in sorted(accounts.items()))
 
 
 def quantize_money(amount: Decimal, places: int = 2) -> Decimal:

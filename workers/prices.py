@@ -5,7 +5,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import sqlalchemy as sa
 from flask import current_app
@@ -26,7 +26,17 @@ log = logging.getLogger(__name__)
 CYCLE_LOCK_TTL = 900
 
 
-def instrument_ref(inst: Instrument) -> InstrumentRef:
+class HeldInstrument(NamedTuple):
+    """What a cycle needs of an instrument; a plain row, so 10,000 of them cost little."""
+
+    id: int
+    symbol: str
+    asset_type: str
+    currency: str | None
+    provider_symbols: dict
+
+
+def instrument_ref(inst: Instrument | HeldInstrument) -> InstrumentRef:
     return InstrumentRef(
         symbol=inst.symbol,
         asset_type=inst.asset_type,
@@ -66,13 +76,15 @@ def make_chain(spec: str | None = None) -> Chain:
     )
 
 
-def held_instruments(symbols: Iterable[str] | None = None) -> list[Instrument]:
-    stmt = sa.select(Instrument).where(
-        Instrument.id.in_(sa.select(Holding.instrument_id).distinct())
-    )
+def held_instruments(symbols: Iterable[str] | None = None) -> list[HeldInstrument]:
+    """The instruments somebody holds (or the given symbols), by symbol."""
+    stmt = sa.select(Instrument.id, Instrument.symbol, Instrument.asset_type, Instrument.currency,
+                     Instrument.provider_symbols)
     if symbols is not None:
-        stmt = sa.select(Instrument).where(Instrument.symbol.in_(list(symbols)))
-    return list(db.session.scalars(stmt.order_by(Instrument.symbol)))
+        stmt = stmt.where(Instrument.symbol.in_(list(symbols)))
+    else:  # a semi-join on the instrument index, not a DISTINCT over every holding
+        stmt = stmt.where(sa.exists().where(Holding.instrument_id == Instrument.id))
+    return [HeldInstrument(*row) for row in db.session.execute(stmt.order_by(Instrument.symbol))]
 
 
 def _insert_ignoring_duplicates(rows: list[dict]) -> None:
@@ -99,7 +111,8 @@ def sanity_validator(last: dict[str, PriceInfo], band: Decimal):
     return validate
 
 
-def store_quotes(instruments: Sequence[Instrument], quotes: dict[str, ProviderQuote], last: dict[str, PriceInfo]) -> list[int]:
+def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dict[str, ProviderQuote],
+                 last: dict[str, PriceInfo]) -> list[int]:
     """Append new quotes (never an older one over a newer one) and cache them. Returns changed ids."""
     by_symbol = {i.symbol: i for i in instruments}
     fresh: dict[str, ProviderQuote] = {}
@@ -125,9 +138,14 @@ def store_quotes(instruments: Sequence[Instrument], quotes: dict[str, ProviderQu
             for s, q in sorted(fresh.items())
         ]
     )
-    for s, q in fresh.items():  # learn the currency of instruments that had none
-        if by_symbol[s].currency is None and not q.currency_inferred:
-            by_symbol[s].currency = q.currency
+    learned = [{"iid": by_symbol[s].id, "ccy": q.currency} for s, q in fresh.items()
+               if by_symbol[s].currency is None and not q.currency_inferred]
+    if learned:  # the currency of instruments that had none
+        t = Instrument.__table__
+        db.session.execute(
+            sa.update(t).where(t.c.id == sa.bindparam("iid"), t.c.currency.is_(None)).values(currency=sa.bindparam("ccy")),
+            learned,
+        )
     db.session.commit()
     live.write_quotes(
         {s: PriceInfo(price=q.price, currency=q.currency, as_of=q.as_of, source=q.source) for s, q in fresh.items()},
@@ -171,8 +189,8 @@ def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> d
         if changed:
             if sync:
                 recompute_portfolios(instrument_ids=changed)
-            else:
-                queues.enqueue("default", "workers.portfolios.recompute_portfolios", changed)
+            else:  # one job for every holder of every changed instrument: never one per symbol or user
+                stats["recompute_job"] = queues.enqueue("default", "workers.portfolios.recompute_portfolios", changed).id
         live.finish_cycle(
             {
                 "started_at": started.isoformat(),

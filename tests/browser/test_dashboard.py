@@ -186,8 +186,13 @@ def test_second_user_never_sees_the_first_users_data(browse, server, app):
     assert resp.status == 404
     assert not leaks(resp.text(), alices)
 
-    # a summary poll carrying Alice's version still renders Bob's own portfolio
+    # a summary poll carrying Alice's version answers about Bob's portfolio only: "unchanged"
+    # when both were written by one recompute (a version names a write, not a user), or his
+    # own fragment -- never hers
     resp = bob_ctx.request.get(f"/portfolio/summary?v={summary_version(a)}", headers={"HX-Request": "true"})
+    assert resp.status in (200, 204)
+    assert not leaks(resp.text(), alices)
+    resp = bob_ctx.request.get("/portfolio/summary?v=not-a-version", headers={"HX-Request": "true"})
     assert resp.status == 200
     body = resp.text()
     assert "Bob Main" in body and not leaks(body, alices)

@@ -1,14 +1,19 @@
-"""Portfolio views: the dashboard and its self-refreshing summary partial."""
+"""Portfolio views: the dashboard and its self-refreshing summary partial.
+
+The unchanged poll (`204`) is usually answered before Flask runs, by `webapp/fastpoll.py`;
+what reaches the view here is the rest: a changed version, a first poll, Redis down.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, current_app, g, make_response, render_template, request
 from flask_login import current_user, login_required
 
-from .. import live
+from .. import fastpoll, live
 from ..staleness import judge
 from workers.portfolios import portfolio_for
 
 bp = Blueprint("portfolio", __name__)
+bp.record_once(lambda state: fastpoll.install(state.app))
 
 
 def _context(valuation, token: str, live_ok: bool) -> dict:
@@ -26,21 +31,48 @@ def _context(valuation, token: str, live_ok: bool) -> dict:
 @login_required
 def dashboard():
     valuation, token, live_ok = portfolio_for(current_user.id)
+    if live_ok:
+        try:  # the database has just vouched for this session: the poll may trust it
+            live.remember_session(current_user.id, current_user.session_token)
+        except live.RedisError:
+            pass
     return render_template("portfolio/dashboard.html", **_context(valuation, token, live_ok))
 
 
-@bp.get("/portfolio/summary")
+@bp.before_request
+def _poll_user():
+    """A summary poll whose session the fast path checked needs no database read for the user
+    (unless admins must be checked for two-factor login, which takes the User row)."""
+    if request.endpoint == "portfolio.summary" and not current_app.config.get("ADMIN_REQUIRE_2FA"):
+        user = fastpoll.poll_user(request.environ)
+        if user is not None:
+            g._login_user = user  # what Flask-Login's current_user returns for this request
+
+
+@bp.get(fastpoll.PATH)
 @login_required
 def summary():
     shown = request.args.get("v", "")
-    if shown and shown != "offline":
+    checked = request.environ.get(fastpoll.ENVIRON_KEY)
+    if checked:  # the fast path read the token a moment ago and found no cached fragment
+        token, html = checked[2], None
+    else:
         try:
-            if live.read_token(current_user.id) == shown:
-                return "", 204  # nothing changed: one Redis read, no render
+            token, html = live.read_fragment(current_user.id, current_user.session_token)
         except live.RedisError:
-            pass
-    valuation, token, live_ok = portfolio_for(current_user.id)
-    resp = make_response(render_template("portfolio/_summary.html", **_context(valuation, token, live_ok)))
+            token, html = "offline", None
+    if shown and shown != "offline" and shown == token:
+        resp = make_response("", 204)  # nothing changed: one Redis round trip, no render
+    else:
+        if html is None:
+            valuation, token, live_ok = portfolio_for(current_user.id)
+            html = render_template("portfolio/_summary.html", **_context(valuation, token, live_ok))
+            if live_ok:
+                try:  # every poll that finds this version gets this rendering
+                    live.store_fragment(current_user.id, token, html)
+                except live.RedisError:
+                    pass
+        resp = make_response(html)
     resp.headers["Vary"] = "HX-Request, Cookie"
     resp.headers["Cache-Control"] = "no-store"
     return resp
