@@ -70,7 +70,7 @@ def test_refresh_fx_stores_rates_and_falls_back_to_frankfurter(make_app, server)
         from workers.fx import current_rates, refresh_fx
 
         stats = refresh_fx()
-        assert stats == {"fetched": 4, "source": "frankfurter", "failed": ["ecb"]}
+        assert stats == {"fetched": 4, "source": "frankfurter", "failed": ["ecb"], "revalued_users": 0}
         refresh_fx()  # the same day's rates again: no duplicate rows
         assert db.session.scalar(sa.select(sa.func.count()).select_from(FxRate)) == 4
         assert current_rates()[("EUR", "INR")] == Decimal("93.215")

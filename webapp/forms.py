@@ -191,6 +191,21 @@ class TwoFactorPasswordForm(FlaskForm):
     code = code_field("Code from your authenticator app, or a recovery code")
 
 
+# the currencies of the ECB's daily reference rates (the default FX provider), and the euro
+CURRENCIES = ("AUD", "BGN", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "IDR", "ILS",
+              "INR", "ISK", "JPY", "KRW", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "SEK", "SGD", "THB",
+              "TRY", "USD", "ZAR")
+
+
+class BaseCurrencyForm(FlaskForm):
+    currency = SelectField("Base currency", choices=[(c, c) for c in CURRENCIES], validate_choice=False)
+
+    def validate_currency(self, field):
+        field.data = (field.data or "").strip().upper()
+        if field.data not in CURRENCIES:
+            raise ValidationError(f"Choose one of: {', '.join(CURRENCIES)}.")
+
+
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[
         DataRequired("Enter your current password."), Length(max=200)])

@@ -188,7 +188,10 @@ def read_portfolio(user_id: int) -> tuple[bytes | None, str]:
     pos, token = read_positions(user_id)
     if pos is None:
         return None, token
-    v = value_portfolio(pos.accounts, pos.positions, read_quotes(pos.instruments), pos.currency)
+    from workers.portfolios import rates_if_needed
+
+    quotes = read_quotes(pos.instruments)
+    v = value_portfolio(pos.accounts, pos.positions, quotes, pos.currency, rates_if_needed((pos.currency,), quotes.values()))
     return v.to_json().encode(), token
 
 

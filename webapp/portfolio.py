@@ -342,7 +342,7 @@ def encode_sums(
         pending += p
     total = canonical(grand)
     account_values = "{" + ",".join(parts) + "}"
-    fingerprint = ";".join(prints)
+    fingerprint = f"{base_currency}|" + ";".join(prints)
     doc = (f'{{"total":"{total}","currency":"{base_currency}","accounts":{account_values},'
            f'"unconverted":{{}},"pending":{pending},"holdings":{holdings},"positions":"{fingerprint}"}}')
     return Encoded(doc, total, account_values, holdings > 0 and pending == 0, fingerprint)
@@ -350,18 +350,19 @@ def encode_sums(
 
 def _encode_general(base_currency, accounts, fx) -> Encoded:
     summary = summarize(base_currency, {a: AccountSums(v, n, p) for a, (v, n, p, _) in accounts.items()}, fx)
-    fingerprint = positions_fingerprint({a: (n, q) for a, (_, n, _, q) in accounts.items()})
+    fingerprint = positions_fingerprint({a: (n, q) for a, (_, n, _, q) in accounts.items()}, base_currency)
     doc, total, account_values = summary.encode(fingerprint)
     return Encoded(doc, total, account_values, summary.snapshot_worthy, fingerprint)
 
 
-def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]]) -> str:
-    """What a positions document must still match: per account, how many holdings and Σ quantity.
+def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]], base_currency: str) -> str:
+    """What a positions document must still match: the base currency and, per account, how
+    many holdings and Σ quantity.
 
     Both the worker's aggregate pass and a full read of the holdings can compute it, so
     a cached list of positions that missed an edit is found out and rebuilt.
     """
-    return ";".join(f"{a}:{n}:{canonical(q)}" for a, (n, q) in sorted(accounts.items()))
+    return f"{base_currency}|" + ";".join(f"{a}:{n}:{canonical(q)}" for a, (n, q) in sorted(accounts.items()))
 
 
 def quantize_money(amount: Decimal, places: int = 2) -> Decimal:

@@ -72,5 +72,30 @@ def refresh_fx() -> dict:
     _insert_ignoring_duplicates(rows)
     db.session.commit()
     per_eur = {r.quote: r.rate for r in rates if r.base == "EUR"}
+    try:
+        before, _, _ = live.read_fx()
+    except live.RedisError:
+        before = None
     live.write_fx(per_eur, max(r.as_of for r in rates), rates[0].source)
-    return {"fetched": len(rates), "source": rates[0].source, "failed": [n for n, _ in failures]}
+    result = {"fetched": len(rates), "source": rates[0].source, "failed": [n for n, _ in failures]}
+    users = users_holding_foreign_currency() if before != per_eur else []
+    if users:  # new rates: revalue whoever holds something in another currency
+        from .queues import enqueue
+
+        result["recompute_job"] = enqueue("default", "workers.portfolios.recompute_portfolios", user_ids=users).id
+    result["revalued_users"] = len(users)
+    return result
+
+
+def users_holding_foreign_currency() -> list[int]:
+    """Users with a holding whose instrument is quoted in a currency other than their base."""
+    from webapp.models import Account, Holding, Instrument, User
+
+    return list(db.session.scalars(
+        sa.select(User.id).distinct()
+        .join(Account, Account.owner_id == User.id)
+        .join(Holding, Holding.account_id == Account.id)
+        .join(Instrument, Instrument.id == Holding.instrument_id)
+        .where(Instrument.currency.is_not(None), Instrument.currency != User.base_currency)
+        .order_by(User.id)
+    ))

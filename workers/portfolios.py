@@ -100,6 +100,17 @@ def current_quotes(instruments: dict[str, int]) -> dict[str, PriceInfo]:
     return quotes
 
 
+def rates_if_needed(base_currencies: Iterable[str], quotes: Iterable[PriceInfo]) -> dict[tuple[str, str], Decimal]:
+    """The exchange rates, read only when some quote is in a currency that is not a base
+    currency of the users valued (nearly never, for most installations)."""
+    bases = set(base_currencies)
+    if all(q.currency in bases for q in quotes):
+        return {}
+    from .fx import current_rates
+
+    return current_rates()
+
+
 # ---- one user at a time: every holding -------------------------------------------------------
 class Holdings(NamedTuple):
     """What the database says a user has: what `value_portfolio` and the positions cache need."""
@@ -116,7 +127,7 @@ class Holdings(NamedTuple):
         for _, a, _, _, _, q in self.holdings:
             n, total = per_account[a]
             per_account[a] = (n + 1, EXACT.add(total, q))
-        return positions_fingerprint(per_account)
+        return positions_fingerprint(per_account, self.currency)
 
 
 def load_holdings(user_ids: Sequence[int]) -> dict[int, Holdings]:
@@ -154,7 +165,8 @@ def value_users(user_ids: Sequence[int]) -> dict[int, Valuation]:
         return {}
     loaded = load_holdings(user_ids)
     quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _ in h.holdings})
-    return {uid: value_portfolio(h.accounts, h.positions(), quotes, h.currency) for uid, h in loaded.items()}
+    fx = rates_if_needed((h.currency for h in loaded.values()), quotes.values())
+    return {uid: value_portfolio(h.accounts, h.positions(), quotes, h.currency, fx) for uid, h in loaded.items()}
 
 
 def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[int]:
@@ -164,9 +176,10 @@ def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[in
         chunk = list(user_ids[start : start + BATCH])
         loaded = load_holdings(chunk)
         quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _ in h.holdings})
+        fx = rates_if_needed((h.currency for h in loaded.values()), quotes.values())
         entries, rows = {}, {}
         for uid, h in loaded.items():
-            summary = value_portfolio(h.accounts, h.positions(), quotes, h.currency).summary()
+            summary = value_portfolio(h.accounts, h.positions(), quotes, h.currency, fx).summary()
             fp = h.fingerprint()
             doc, total, accounts = summary.encode(fp)
             positions = live.encode_positions(fp, h.currency, h.accounts, h.holdings)
@@ -339,6 +352,9 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
     timings: dict[str, float] = defaultdict(float)
     t0 = time.perf_counter()
     prices = Prices.current()
+    from .fx import current_rates
+
+    fx = current_rates()  # every pair, read once: a chunk's users may have any base currency
     timings["prices"] = time.perf_counter() - t0
     app = current_app._get_current_object()
     changed: set[int] = set()
@@ -388,7 +404,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
                 if base is None:
                     continue  # the user is gone
                 users += 1
-                e = encode_sums(base, accounts)
+                e = encode_sums(base, accounts, fx)
                 entries[uid] = live.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None)
                 rows[uid] = f"{base}|{e.total}|{e.account_values}"
                 if len(entries) >= CHUNK:
@@ -612,7 +628,8 @@ def portfolio_for(user_id: int) -> tuple[Valuation, str, bool]:
             missing = {s: i for s, i in pos.instruments.items() if s not in quotes}
             if missing:  # never priced, or Redis lost them: the database knows (and heals Redis)
                 quotes.update(current_quotes(missing))
-            return value_portfolio(pos.accounts, pos.positions, quotes, pos.currency), token, True
+            fx = rates_if_needed((pos.currency,), quotes.values())
+            return value_portfolio(pos.accounts, pos.positions, quotes, pos.currency, fx), token, True
     except live.RedisError:
         log.warning("Redis unavailable; valuing user %s from the database", user_id)
     return value_users([user_id])[user_id], "offline", False

@@ -1,4 +1,4 @@
-"""A user's own settings: the password, and two-factor login (TOTP with recovery codes)."""
+"""A user's own settings: the base currency, the password, and two-factor login (TOTP with recovery codes)."""
 from __future__ import annotations
 
 import segno
@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user
 
 from .. import totp, two_factor
 from ..extensions import db, limiter
-from ..forms import ChangePasswordForm, EnableTwoFactorForm, TwoFactorPasswordForm
+from ..forms import BaseCurrencyForm, ChangePasswordForm, EnableTwoFactorForm, TwoFactorPasswordForm
 from ..models import new_session_token
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -45,10 +45,11 @@ def _no_store(resp):
     return resp
 
 
-def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, **extra):
+def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, currency_form=None, **extra):
     user = current_user
     return render_template(
         "settings/index.html",
+        currency_form=currency_form or BaseCurrencyForm(formdata=None, currency=user.base_currency),
         password_form=password_form or ChangePasswordForm(formdata=None),
         disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
         codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
@@ -60,6 +61,26 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
 @bp.get("/")
 def index():
     return _page()
+
+
+@bp.post("/currency")
+def base_currency():
+    """Change the base currency and revalue the portfolio now, not at the next cycle."""
+    form = BaseCurrencyForm()
+    if not form.validate_on_submit():
+        return _page(400, currency_form=form)
+    new = form.currency.data
+    if new == current_user.base_currency:
+        flash(f"Your portfolio is already valued in {new}.", "info")
+        return redirect(url_for(".index"))
+    current_user.base_currency = new
+    db.session.commit()
+    from workers.portfolios import recompute_users
+
+    recompute_users([current_user.id])  # Redis down: pages value from the database anyway
+    flash(f"Your portfolio is now valued in {new}. Holdings in a currency without an exchange rate "
+          f"are shown apart, in their own currency.", "success")
+    return redirect(url_for(".index"))
 
 
 @bp.post("/password")
