@@ -1,5 +1,5 @@
-"""Analysis views: the value history chart (on the dashboard and its own page) and its CSV.
-Every query is the logged-in user's own."""
+"""Analysis views: the value history chart (on the dashboard and its own page), its CSV, and
+the allocation page. Every query is the logged-in user's own."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request, \
@@ -7,7 +7,9 @@ from flask import Blueprint, Response, abort, current_app, make_response, render
 from flask_login import current_user, login_required
 
 from .. import history as history_service
-from ..charts import line_chart
+from ..allocation import allocate
+from ..charts import bar_widths, line_chart
+from ..models import ASSET_TYPES
 
 bp = Blueprint("analysis", __name__)
 HISTORY_POLL_SECONDS = 60
@@ -58,3 +60,20 @@ def history_csv():
     resp.headers["Content-Disposition"] = 'attachment; filename="folio-value-history.csv"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@bp.get("/portfolio/allocation")
+@login_required
+def allocation():
+    from workers.portfolios import value_users
+
+    valuation = value_users([current_user.id])[current_user.id]
+    alloc = allocate(valuation, ASSET_TYPES)
+    groups = [
+        ("account", "By account", alloc.by_account),
+        ("asset-type", "By asset type", alloc.by_asset_type),
+        ("currency", "By currency", alloc.by_currency),
+        ("top", "Top holdings", alloc.top_holdings),
+    ]
+    bars = {key: bar_widths([(s.label, s.percent or 0) for s in items]) for key, _, items in groups}
+    return render_template("analysis/allocation.html", alloc=alloc, groups=groups, bars=bars)
