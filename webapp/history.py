@@ -106,27 +106,34 @@ def value_history(user_id: int, currency: str, range_key: str, now: datetime | N
 CSV_HEADER = ("as_of", "currency", "total_value")
 
 
-def export_rows(user_id: int, batch: int = 1000) -> Iterator[str]:
-    """The user's whole value history as CSV lines, streamed in batches (exact values)."""
+def export_page(user_id: int, cursor: tuple | None = None, batch: int = 1000) -> tuple[str, tuple | None]:
+    """One page of the user's value history as CSV text (the header first) and the cursor of the
+    next page, None after the last: keyset pages in time order, exact values."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    yield buf.getvalue()
     S = PortfolioSnapshot
     after = sa.true()
-    while True:  # keyset pages in time order: no long-lived cursor, constant memory
-        rows = db.session.execute(
-            sa.select(S.id, S.as_of, S.currency, S.total_value)
-            .where(S.user_id == user_id, after)
-            .order_by(S.as_of, S.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        buf.seek(0)
-        buf.truncate()
-        for sid, as_of, ccy, total in rows:
-            writer.writerow((as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), ccy, format(total, "f")))
-        last_id, last_as_of = rows[-1][0], rows[-1][1]
+    if cursor is None:
+        writer.writerow(CSV_HEADER)
+    else:
+        last_as_of, last_id = cursor
         after = sa.or_(S.as_of > last_as_of, sa.and_(S.as_of == last_as_of, S.id > last_id))
-        yield buf.getvalue()
+    rows = db.session.execute(
+        sa.select(S.id, S.as_of, S.currency, S.total_value)
+        .where(S.user_id == user_id, after)
+        .order_by(S.as_of, S.id)
+        .limit(batch)
+    ).all()
+    for _, as_of, ccy, total in rows:
+        writer.writerow((as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), ccy, format(total, "f")))
+    return buf.getvalue(), ((rows[-1][1], rows[-1][0]) if len(rows) == batch else None)
+
+
+def export_rows(user_id: int, batch: int = 1000) -> Iterator[str]:
+    """The user's whole value history as CSV text, page by page (inside an app context)."""
+    cursor = None
+    while True:
+        text, cursor = export_page(user_id, cursor, batch)
+        yield text
+        if cursor is None:
+            return

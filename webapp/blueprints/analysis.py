@@ -2,8 +2,7 @@
 the allocation page. Every query is the logged-in user's own."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, make_response, render_template, request, \
-    stream_with_context
+from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from .. import history as history_service
@@ -55,8 +54,20 @@ def history():
 @bp.get("/portfolio/history.csv")
 @login_required
 def history_csv():
-    rows = history_service.export_rows(current_user.id)
-    resp = Response(stream_with_context(rows), content_type="text/csv; charset=utf-8")
+    app, user_id = current_app._get_current_object(), current_user.id
+
+    def rows():
+        # each page in an app context of its own, held only while it is read from the database:
+        # a response closed half read (HEAD, a dropped connection) leaves no context pushed
+        cursor = None
+        while True:
+            with app.app_context():
+                text, cursor = history_service.export_page(user_id, cursor)
+            yield text
+            if cursor is None:
+                return
+
+    resp = Response(rows(), content_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = 'attachment; filename="folio-value-history.csv"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
