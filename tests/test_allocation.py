@@ -133,3 +133,18 @@ def test_allocation_is_the_users_own_and_needs_a_login(app, client, alice, bob):
     html = client2.get("/portfolio/allocation").get_data(as_text=True)
     assert "BOBCO" not in html and "69,993.00" not in html
     assert "Nothing to allocate yet" in html
+
+
+def test_an_account_holding_only_an_unconverted_instrument_shows_a_zero_share_not_an_error(app, client, alice):
+    login(client)
+    setup(client, [("AAPL", "stock", "2")])
+    url = post(client, "/accounts/", {"name": "Euro broker", "kind": "brokerage"}).headers["Location"]
+    assert post(client, f"{url}/holdings", {"symbol": "SAP.DE", "asset_type": "stock", "quantity": "3"}).status_code == 302
+    set_price(app, "AAPL", "50")
+    set_price(app, "SAP.DE", "100", currency="EUR")
+    resp = client.get("/portfolio/allocation")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert '<td>Euro broker</td><td class="num">0.00 USD</td><td class="num">0.00 %</td>' in html
+    assert '<td>Main</td><td class="num">100.00 USD</td><td class="num">100.00 %</td>' in html
+    assert "300.00 EUR" in html[html.index('id="allocation-unconverted"'):]

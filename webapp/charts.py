@@ -75,15 +75,16 @@ def _micros(delta) -> int:
 @dataclass(frozen=True)
 class Bar:
     label: str
-    percent: Decimal
+    percent: Decimal | None
     y: int
     width: str  # of the bar, in px
 
 
-def bar_widths(shares: Sequence[tuple[str, Decimal]], width: int = 300, row: int = 22) -> list[Bar]:
-    """Horizontal bars for (label, percent of 100) pairs, the full width being 100 %."""
+def bar_widths(shares: Sequence[tuple[str, Decimal | None]], width: int = 300, row: int = 22) -> list[Bar]:
+    """Horizontal bars for (label, percent of 100 or None) pairs, the full width being 100 %."""
     out = []
     for i, (label, percent) in enumerate(shares):
-        w = EXACT.divide(EXACT.multiply(max(percent, Decimal(0)), Decimal(width)), Decimal(100))
+        share = Decimal(0) if percent is None else max(percent, Decimal(0))
+        w = EXACT.divide(EXACT.multiply(share, Decimal(width)), Decimal(100))
         out.append(Bar(label=label, percent=percent, y=i * row, width=_px(min(w, Decimal(width)))))
     return out

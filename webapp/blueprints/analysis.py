@@ -86,5 +86,5 @@ def allocation():
         ("currency", "By currency", alloc.by_currency),
         ("top", "Top holdings", alloc.top_holdings),
     ]
-    bars = {key: bar_widths([(s.label, s.percent or 0) for s in items]) for key, _, items in groups}
+    bars = {key: bar_widths([(s.label, s.percent) for s in items]) for key, _, items in groups}
     return render_template("analysis/allocation.html", alloc=alloc, groups=groups, bars=bars)
