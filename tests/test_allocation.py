@@ -116,7 +116,7 @@ def test_the_allocation_page_shows_tables_and_bars_with_pending_and_unconverted_
         assert f'id="{section}"' in html
     assert "<td>Stock</td><td class=\"num\">300.00 USD</td><td class=\"num\">75.00 %</td>" in html
     assert "<td>ETF</td><td class=\"num\">100.00 USD</td><td class=\"num\">25.00 %</td>" in html
-    assert 'class="bar" x="0" y="3" width="225.0"' in html  # 75 % of a 300 px bar
+    assert 'class="bar" x="130" y="3" width="195.0"' in html  # 75 % of a 260 px bar
     unconverted = html[html.index('id="allocation-unconverted"'):]
     assert "SAP.DE" in unconverted and "241.00 EUR" in unconverted
     pending = html[html.index('id="allocation-pending"'):]

@@ -12,6 +12,7 @@ from ..models import ASSET_TYPES
 
 bp = Blueprint("analysis", __name__)
 HISTORY_POLL_SECONDS = 60
+BAR_WIDTH = 260  # px of 100 % in the allocation charts (labels take the 130 px to their left)
 
 
 def history_context(range_key: str | None, standalone: bool = False) -> dict:
@@ -86,5 +87,5 @@ def allocation():
         ("currency", "By currency", alloc.by_currency),
         ("top", "Top holdings", alloc.top_holdings),
     ]
-    bars = {key: bar_widths([(s.label, s.percent) for s in items]) for key, _, items in groups}
-    return render_template("analysis/allocation.html", alloc=alloc, groups=groups, bars=bars)
+    bars = {key: bar_widths([(s.label, s.percent) for s in items], width=BAR_WIDTH) for key, _, items in groups}
+    return render_template("analysis/allocation.html", alloc=alloc, groups=groups, bars=bars, bar_width=BAR_WIDTH)
