@@ -51,6 +51,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin.ops)
     admin.init_rq_dashboard(app)
+    from .blueprints import analysis, splits
+
+    app.register_blueprint(analysis.bp)
+    app.register_blueprint(splits.bp)
 
     from . import cli, filters
 

@@ -377,8 +377,46 @@ def scheduler_command(interval: float, burst: bool) -> None:
     sched.run(burst=burst)
 
 
+holdings_cli = AppGroup("holdings", help="Adjust holdings: stock splits.")
+
+
+@holdings_cli.command("split")
+@click.argument("symbol")
+@click.argument("ratio")
+@click.option("--date", "effective", default=None, help="Effective date, YYYY-MM-DD (default: today, UTC).")
+def holdings_split(symbol: str, ratio: str, effective: str | None) -> None:
+    """Split every holding of SYMBOL: quantity x RATIO (4:1, 4-for-1; 1:10 reverse), cost unchanged."""
+    from . import splits
+
+    inst = _instrument(symbol)
+    try:
+        parsed = splits.parse_ratio(ratio)
+        if effective is None:
+            when = datetime.now(timezone.utc).date()
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", effective, re.ASCII):
+            when = datetime.strptime(effective, "%Y-%m-%d").date()
+        else:
+            raise splits.SplitError(f"“{effective[:40]}” is not a date; use YYYY-MM-DD.")
+        result = splits.apply_split(inst, parsed, when)
+    except ValueError as exc:  # SplitError, or strptime's "day is out of range for month"
+        fail(str(exc) if isinstance(exc, splits.SplitError) else f"“{effective[:40]}” is not a date; use YYYY-MM-DD.")
+    n, users = len(result.adjusted), len(result.users)
+    click.echo(f"{inst.symbol} split {parsed} effective {when:%Y-%m-%d}: {n} holding{'s' if n != 1 else ''} of "
+               f"{users} user{'s' if users != 1 else ''} adjusted (quantity x {parsed.numerator}/{parsed.denominator}, "
+               f"cost unchanged); {result.snapshots_removed} value snapshot"
+               f"{'s' if result.snapshots_removed != 1 else ''} since {when:%Y-%m-%d} removed from the history")
+    if result.rounded:
+        click.echo(f"{result.rounded} quantit{'ies' if result.rounded != 1 else 'y'} kept to 10 decimal places")
+    if result.skipped_new:
+        click.echo(f"{result.skipped_new} holding{'s' if result.skipped_new != 1 else ''} added on or after "
+                   f"{when:%Y-%m-%d} left as entered (already in post-split shares)")
+    if result.skipped_own:
+        click.echo(f"{result.skipped_own} holding{'s' if result.skipped_own != 1 else ''} already split by "
+                   "their owner left as they are")
+
+
 def init_app(app: Flask) -> None:
-    for group in (prices_cli, providers_cli, portfolio_cli, demo_cli, users_cli):
+    for group in (prices_cli, providers_cli, portfolio_cli, demo_cli, users_cli, holdings_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)

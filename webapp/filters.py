@@ -55,9 +55,17 @@ def timestamp_age(epoch: float) -> str:
     return age(datetime.fromtimestamp(epoch, timezone.utc))
 
 
+def percent(amount: Decimal | None, places: int = 2) -> str:
+    """A share of 100, rounded here (display) to `places` decimals: 12.35 %."""
+    if amount is None:
+        return "—"
+    return f"{quantize_money(amount, places):,.{places}f} %"
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(timestamp_age)
     app.add_template_filter(money)
     app.add_template_filter(price)
     app.add_template_filter(quantity)
     app.add_template_filter(age)
+    app.add_template_filter(percent)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Optional
 
@@ -185,3 +185,25 @@ class PortfolioSnapshot(db.Model):
     total_value: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10))
     # {account_id: "value"} as strings, exact
     account_values: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+
+
+class Split(db.Model):
+    """A stock split applied to holdings: to every holding of the instrument (`scope` "all", from
+    `flask holdings split`) or to one holding (`scope` "holding:<id>", from its page)."""
+
+    __tablename__ = "splits"
+    __table_args__ = (
+        sa.UniqueConstraint("instrument_id", "effective_date", "scope"),
+        sa.CheckConstraint("numerator > 0 AND denominator > 0", name="ratio_positive"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    instrument_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("instruments.id", ondelete="CASCADE"))
+    numerator: so.Mapped[int] = so.mapped_column(sa.Integer)  # 4 for a 4-for-1 split
+    denominator: so.Mapped[int] = so.mapped_column(sa.Integer)  # 10 for a 1-for-10 reverse split
+    effective_date: so.Mapped[date] = so.mapped_column(sa.Date)
+    scope: so.Mapped[str] = so.mapped_column(sa.String(30), default="all")
+    user_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    holdings_adjusted: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+    snapshots_removed: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+    applied_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)

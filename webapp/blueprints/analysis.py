@@ -1,0 +1,91 @@
+"""Analysis views: the value history chart (on the dashboard and its own page), its CSV, and
+the allocation page. Every query is the logged-in user's own."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
+from flask_login import current_user, login_required
+
+from .. import history as history_service
+from ..allocation import allocate
+from ..charts import bar_widths, line_chart
+from ..models import ASSET_TYPES
+
+bp = Blueprint("analysis", __name__)
+HISTORY_POLL_SECONDS = 60
+BAR_WIDTH = 260  # px of 100 % in the allocation charts (labels take the 130 px to their left)
+
+
+def history_context(range_key: str | None, standalone: bool = False) -> dict:
+    """What `analysis/_history.html` needs; an unknown range falls back to the default."""
+    key = history_service.parse_range(range_key) or history_service.DEFAULT_RANGE
+    h = history_service.value_history(current_user.id, current_user.base_currency, key)
+    return {
+        "history": h,
+        "chart": line_chart(h.points),
+        "ranges": list(history_service.RANGES),
+        "standalone": standalone,  # on its own page (else the dashboard's): where range links lead
+        "history_poll_seconds": current_app.config.get("HISTORY_POLL_SECONDS", HISTORY_POLL_SECONDS),
+    }
+
+
+@bp.app_context_processor
+def _history_widget():
+    # the dashboard (portfolio blueprint) includes the chart: `history_chart(range)` builds it there
+    return {"history_chart": history_context}
+
+
+@bp.get("/portfolio/history")
+@login_required
+def history():
+    key = history_service.parse_range(request.args.get("range"))
+    if key is None:
+        abort(400, f"Unknown range; use one of {', '.join(history_service.RANGES)}.")
+    shown = request.args.get("v", "")
+    if shown and request.headers.get("HX-Request") and shown == history_service.latest_version(current_user.id):
+        return "", 204  # a poll, and no new snapshot since: nothing to redraw
+    htmx = bool(request.headers.get("HX-Request"))
+    template = "analysis/_history.html" if htmx else "analysis/history.html"
+    standalone = not htmx or request.args.get("on") == "page"
+    resp = make_response(render_template(template, **history_context(key, standalone)))
+    resp.headers["Vary"] = "HX-Request, Cookie"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/portfolio/history.csv")
+@login_required
+def history_csv():
+    app, user_id = current_app._get_current_object(), current_user.id
+
+    def rows():
+        # each page in an app context of its own, held only while it is read from the database:
+        # a response closed half read (HEAD, a dropped connection) leaves no context pushed
+        cursor = None
+        while True:
+            with app.app_context():
+                text, cursor = history_service.export_page(user_id, cursor)
+            yield text
+            if cursor is None:
+                return
+
+    resp = Response(rows(), content_type="text/csv; charset=utf-8")
+    resp.headers["Content-Disposition"] = 'attachment; filename="folio-value-history.csv"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/portfolio/allocation")
+@login_required
+def allocation():
+    from workers.portfolios import value_users
+
+    valuation = value_users([current_user.id])[current_user.id]
+    alloc = allocate(valuation, ASSET_TYPES)
+    groups = [
+        ("account", "By account", alloc.by_account),
+        ("asset-type", "By asset type", alloc.by_asset_type),
+        ("currency", "By currency", alloc.by_currency),
+        ("top", "Top holdings", alloc.top_holdings),
+    ]
+    bars = {key: bar_widths([(s.label, s.percent) for s in items], width=BAR_WIDTH) for key, _, items in groups}
+    return render_template("analysis/allocation.html", alloc=alloc, groups=groups, bars=bars, bar_width=BAR_WIDTH)

@@ -1,0 +1,68 @@
+"""Record a stock split on one holding (its owner's page). `flask holdings split` does it for everyone."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import DateField, StringField
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from .. import splits
+from ..filters import quantity as format_quantity
+from .accounts import ID, own_holding
+
+bp = Blueprint("splits", __name__, url_prefix="/accounts")
+
+
+def _check_ratio(form, field):
+    try:
+        field.parsed = splits.parse_ratio(field.data)
+    except splits.SplitError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _check_date(form, field):
+    if field.data is not None:
+        try:
+            splits.check_effective_date(field.data)
+        except splits.SplitError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class SplitForm(FlaskForm):
+    ratio = StringField("Ratio (new shares for old)", validators=[
+        InputRequired("Enter the ratio, e.g. 4:1 (4-for-1) or 1:10 (reverse)."), Length(max=40), _check_ratio],
+        render_kw={"placeholder": "4:1", "autocomplete": "off"})
+    effective_date = DateField("Effective date", format="%Y-%m-%d", validators=[
+        InputRequired("Enter the date the split took effect (YYYY-MM-DD)."), _check_date])
+
+
+@bp.route(f"/holdings/<{ID}:holding_id>/split", methods=["GET", "POST"])
+@login_required
+def split_holding(holding_id: int):
+    holding = own_holding(holding_id)
+    form = SplitForm() if request.method == "POST" else SplitForm(
+        formdata=None, effective_date=datetime.now(timezone.utc).date())
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            symbol, before = holding.instrument.symbol, holding.quantity
+            try:
+                result = splits.apply_split(holding.instrument, form.ratio.parsed, form.effective_date.data,
+                                            holding=holding, user_id=current_user.id)
+            except splits.AlreadyApplied as exc:
+                form.effective_date.errors.append(str(exc))
+                status = 409
+            except splits.SplitError as exc:
+                form.ratio.errors.append(str(exc))
+            else:
+                _, _, after = result.adjusted[0]
+                flash(f"{symbol} split {form.ratio.parsed}: {format_quantity(before)} became {format_quantity(after)}; "
+                      "the cost basis is unchanged.", "success")
+                return redirect(url_for("accounts.detail", account_id=holding.account_id))
+        holding = own_holding(holding_id)  # after a rollback
+    return render_template("splits/holding_split.html", holding=holding, form=form,
+                           recorded=splits.splits_of_holding(holding)), status

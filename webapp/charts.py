@@ -1,0 +1,90 @@
+"""Server-rendered SVG chart geometry: a value line over time and horizontal bars.
+
+Pure functions (no Flask, no database). Pixel coordinates are computed in Decimal and
+rounded to a tenth of a pixel, so that no amount ever passes through a float.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+from .portfolio import EXACT
+
+PX = Decimal("0.1")
+
+
+def _px(d: Decimal) -> str:
+    return format(d.quantize(PX), "f")
+
+
+@dataclass(frozen=True)
+class LineChart:
+    width: int
+    height: int
+    line: str  # the SVG path of the value line
+    area: str  # the same line closed down to the x axis
+    low: Decimal  # the smallest and largest value drawn (the y axis labels)
+    high: Decimal
+    start: datetime  # the first and last moment drawn (the x axis labels)
+    end: datetime
+    low_y: str
+    high_y: str
+    baseline_y: str
+    left: int
+    right: int
+    points: int
+
+
+def line_chart(points: Sequence[tuple[datetime, Decimal]], width: int = 720, height: int = 240,
+               left: int = 8, right: int = 8, top: int = 12, bottom: int = 12) -> LineChart | None:
+    """The path of `points` (sorted by time) scaled into the plot box; None for fewer than two."""
+    if len(points) < 2:
+        return None
+    t0, t1 = points[0][0], points[-1][0]
+    values = [v for _, v in points]
+    low, high = min(values), max(values)
+    plot_w, plot_h = Decimal(width - left - right), Decimal(height - top - bottom)
+    span_t = Decimal(_micros(t1 - t0)) or Decimal(1)
+    span_v = EXACT.subtract(high, low)
+    coords = []
+    for t, v in points:
+        x = left + EXACT.divide(EXACT.multiply(Decimal(_micros(t - t0)), plot_w), span_t)
+        if span_v:
+            y = top + plot_h - EXACT.divide(EXACT.multiply(EXACT.subtract(v, low), plot_h), span_v)
+        else:  # a flat line: draw it across the middle
+            y = top + plot_h / 2
+        coords.append((_px(x), _px(y)))
+    line = "M" + " L".join(f"{x},{y}" for x, y in coords)
+    baseline = _px(Decimal(top) + plot_h)
+    area = f"{line} L{coords[-1][0]},{baseline} L{coords[0][0]},{baseline} Z"
+    flat = not span_v
+    return LineChart(
+        width=width, height=height, line=line, area=area, low=low, high=high, start=t0, end=t1,
+        low_y=_px(Decimal(top) + (plot_h / 2 if flat else plot_h)),
+        high_y=_px(Decimal(top) + (plot_h / 2 if flat else 0)),
+        baseline_y=baseline, left=left, right=width - right, points=len(points),
+    )
+
+
+def _micros(delta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    percent: Decimal | None
+    y: int
+    width: str  # of the bar, in px
+
+
+def bar_widths(shares: Sequence[tuple[str, Decimal | None]], width: int = 300, row: int = 22) -> list[Bar]:
+    """Horizontal bars for (label, percent of 100 or None) pairs, the full width being 100 %."""
+    out = []
+    for i, (label, percent) in enumerate(shares):
+        share = Decimal(0) if percent is None else max(percent, Decimal(0))
+        w = EXACT.divide(EXACT.multiply(share, Decimal(width)), Decimal(100))
+        out.append(Bar(label=label, percent=percent, y=i * row, width=_px(min(w, Decimal(width)))))
+    return out

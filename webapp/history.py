@@ -1,0 +1,139 @@
+"""Value history: a user's PortfolioSnapshots over a range, downsampled in SQL, and as CSV.
+
+A long range can hold 100,000 snapshots; the database groups them into time buckets and
+returns the first and last snapshot of each, so at most MAX_POINTS rows ever leave it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Iterator
+
+import sqlalchemy as sa
+
+from .extensions import db
+from .models import PortfolioSnapshot
+
+RANGES: dict[str, timedelta | None] = {
+    "1D": timedelta(days=1),
+    "1W": timedelta(weeks=1),
+    "1M": timedelta(days=30),
+    "1Y": timedelta(days=365),
+    "All": None,
+}
+DEFAULT_RANGE = "1M"
+MAX_POINTS = 500
+
+
+@dataclass
+class History:
+    range: str
+    currency: str
+    points: list[tuple[datetime, Decimal]] = field(default_factory=list)
+    sampled_from: int = 0  # how many snapshots the points stand for
+    other_currency: int = 0  # snapshots of the range taken in another base currency (not drawn)
+    version: str = "0"  # the id of the user's newest snapshot: what a poll compares
+
+
+def parse_range(value: str | None) -> str | None:
+    """The range key for a URL argument (case-insensitive), None when unknown; default when absent."""
+    if not value:
+        return DEFAULT_RANGE
+    for key in RANGES:
+        if key.lower() == value.strip().lower():
+            return key
+    return None
+
+
+def latest_version(user_id: int) -> str:
+    """The newest snapshot's id (one index lookup), or "0" when there is none."""
+    sid = db.session.scalar(
+        sa.select(PortfolioSnapshot.id)
+        .where(PortfolioSnapshot.user_id == user_id)
+        .order_by(PortfolioSnapshot.as_of.desc(), PortfolioSnapshot.id.desc())
+        .limit(1)
+    )
+    return str(sid or 0)
+
+
+def _epoch_seconds(column):
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+    return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
+
+
+def value_history(user_id: int, currency: str, range_key: str, now: datetime | None = None,
+                  max_points: int = MAX_POINTS) -> History:
+    """The user's snapshot totals in `currency` over the range, at most `max_points` of them."""
+    now = now or datetime.now(timezone.utc)
+    span = RANGES[range_key]
+    S = PortfolioSnapshot
+    in_range = [S.user_id == user_id]
+    if span is not None:
+        in_range.append(S.as_of >= now - span)
+    mine = [*in_range, S.currency == currency]
+    history = History(range=range_key, currency=currency, version=latest_version(user_id))
+    count, first, last = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(S.as_of), sa.func.max(S.as_of)).where(*mine)
+    ).one()
+    history.sampled_from = count
+    history.other_currency = db.session.scalar(
+        sa.select(sa.func.count()).where(*in_range, S.currency != currency)) or 0
+    if not count:
+        return history
+    if count <= max_points:
+        ids = None
+    else:
+        start = first if span is None else now - span
+        start_s = int(start.timestamp())
+        span_s = max(1, int(last.timestamp()) - start_s + 1)
+        buckets = max(1, max_points // 2)
+        # integer arithmetic on both databases: bucket = (t - start) * buckets // span
+        bucket = ((_epoch_seconds(S.as_of) - start_s) * buckets // span_s).label("bucket")
+        grouped = sa.select(sa.func.min(S.id).label("a"), sa.func.max(S.id).label("b")).where(*mine) \
+            .group_by(bucket).subquery()
+        ids = sa.union(sa.select(grouped.c.a), sa.select(grouped.c.b)).subquery()
+    query = sa.select(S.as_of, S.total_value).where(*mine)
+    if ids is not None:
+        query = query.where(S.id.in_(sa.select(ids.c[0])))
+    history.points = [(t, v) for t, v in db.session.execute(query.order_by(S.as_of, S.id))]
+    return history
+
+
+CSV_HEADER = ("as_of", "currency", "total_value")
+
+
+def export_page(user_id: int, cursor: tuple | None = None, batch: int = 1000) -> tuple[str, tuple | None]:
+    """One page of the user's value history as CSV text (the header first) and the cursor of the
+    next page, None after the last: keyset pages in time order, exact values."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    S = PortfolioSnapshot
+    after = sa.true()
+    if cursor is None:
+        writer.writerow(CSV_HEADER)
+    else:
+        last_as_of, last_id = cursor
+        after = sa.or_(S.as_of > last_as_of, sa.and_(S.as_of == last_as_of, S.id > last_id))
+    rows = db.session.execute(
+        sa.select(S.id, S.as_of, S.currency, S.total_value)
+        .where(S.user_id == user_id, after)
+        .order_by(S.as_of, S.id)
+        .limit(batch)
+    ).all()
+    for _, as_of, ccy, total in rows:
+        writer.writerow((as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), ccy, format(total, "f")))
+    return buf.getvalue(), ((rows[-1][1], rows[-1][0]) if len(rows) == batch else None)
+
+
+def export_rows(user_id: int, batch: int = 1000) -> Iterator[str]:
+    """The user's whole value history as CSV text, page by page (inside an app context)."""
+    cursor = None
+    while True:
+        text, cursor = export_page(user_id, cursor, batch)
+        yield text
+        if cursor is None:
+            return

@@ -1,0 +1,208 @@
+"""Stock splits: parse a ratio, multiply holdings' quantities by it (cost basis, a total, stays),
+record the split, and correct the value history it would otherwise break.
+
+The history: between a split's effective date and the moment it is recorded here, prices
+are already post-split while the quantities are not, so the snapshots of that window show
+a false drop (4-for-1: that holding at a quarter of its value). They are removed, not
+patched: their true value would need the quote and exchange rate each was computed from,
+which a snapshot does not keep. The chart joins the points on either side of the gap, and
+a fresh snapshot is taken at once with the new quantities.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .forms import MAX_QUANTITY, QUANTITY_PLACES
+from .models import Account, Holding, Instrument, PortfolioSnapshot, Split
+from .portfolio import EXACT
+
+log = logging.getLogger(__name__)
+MAX_RATIO_TERM = 1_000_000
+EARLIEST = date(1970, 1, 1)
+RATIO_RE = re.compile(r"\s*(\S+?)\s*(?::|/|-?\s*for\s*-?)\s*(\S+)\s*\Z", re.IGNORECASE)
+QUANTUM = Decimal(1).scaleb(-QUANTITY_PLACES)
+
+
+class SplitError(ValueError):
+    """Bad input or a split that may not be applied; the message is for people."""
+
+
+class AlreadyApplied(SplitError):
+    """The same split (instrument, effective date, scope) was recorded before."""
+
+
+@dataclass(frozen=True)
+class Ratio:
+    numerator: int  # new shares ...
+    denominator: int  # ... for this many old ones
+
+    def __str__(self) -> str:
+        return f"{self.numerator}:{self.denominator}"
+
+    @property
+    def reverse(self) -> bool:
+        return self.numerator < self.denominator
+
+    def apply(self, quantity: Decimal) -> tuple[Decimal, bool]:
+        """The new quantity, kept to the 10 places a quantity has; and whether it was rounded."""
+        exact = EXACT.divide(EXACT.multiply(quantity, Decimal(self.numerator)), Decimal(self.denominator))
+        kept = exact.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=EXACT)
+        return kept, kept != exact
+
+
+def parse_ratio(text: str | None) -> Ratio:
+    """"4:1", "4-for-1", "4 for 1" or "4/1" (new for old); "1:10" is a reverse split."""
+    text = (text or "").strip()
+    m = RATIO_RE.match(text)
+    if not text or m is None:
+        raise SplitError(f"“{text[:40]}” is not a split ratio: write new shares for old, "
+                         "like 4:1 or 4-for-1, or 1:10 for a reverse split.")
+    terms = []
+    for part in m.groups():
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= MAX_RATIO_TERM:
+            raise SplitError(f"Both sides of a split ratio are whole numbers from 1 to {MAX_RATIO_TERM:,} "
+                             f"(“{part[:20]}” is not); a 3-for-2 split is 3:2.")
+        terms.append(int(part))
+    n, d = terms
+    from math import gcd
+
+    g = gcd(n, d)
+    if n == d:
+        raise SplitError("A 1:1 split changes nothing.")
+    return Ratio(n // g, d // g)
+
+
+def check_effective_date(effective: date, today: date | None = None) -> None:
+    today = today or datetime.now(timezone.utc).date()
+    if effective > today:
+        raise SplitError("The effective date is in the future; record the split on or after that day.")
+    if effective < EARLIEST:
+        raise SplitError("The effective date is before 1970.")
+
+
+@dataclass
+class SplitResult:
+    split: Split
+    adjusted: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)  # holding id, old, new
+    rounded: int = 0  # quantities that needed more than 10 decimal places (kept to 10)
+    skipped_new: int = 0  # holdings added on or after the effective date: already post-split
+    skipped_own: int = 0  # holdings whose owner already recorded this split for them
+    users: list[int] = field(default_factory=list)
+    snapshots_removed: int = 0
+
+
+def _window_start(effective: date) -> datetime:
+    return datetime.combine(effective, time(0), timezone.utc)
+
+
+def apply_split(instrument: Instrument, ratio: Ratio, effective: date, *, holding: Holding | None = None,
+                user_id: int | None = None, now: datetime | None = None) -> SplitResult:
+    """Apply a split to every holding of `instrument`, or only to `holding` (its owner's, from the UI).
+
+    All or nothing: if any new quantity is out of range nothing changes. The same split
+    (instrument, date, and scope) is refused the second time, by the database's unique key too.
+    """
+    check_effective_date(effective)
+    now = now or datetime.now(timezone.utc)
+    start = _window_start(effective)
+    same_day = sa.select(Split.scope).where(Split.instrument_id == instrument.id, Split.effective_date == effective)
+    recorded = set(db.session.scalars(same_day))
+    when = f"{instrument.symbol} on {effective:%Y-%m-%d}"
+    if "all" in recorded:
+        raise AlreadyApplied(f"A split of {when} was already applied to every holding; it is not applied twice.")
+    scope = "all" if holding is None else f"holding:{holding.id}"
+    if scope in recorded:
+        raise AlreadyApplied(f"A split of {when} was already applied to this holding; it is not applied twice.")
+
+    split = Split(instrument_id=instrument.id, numerator=ratio.numerator, denominator=ratio.denominator,
+                  effective_date=effective, scope=scope, user_id=user_id, applied_at=now)
+    result = SplitResult(split=split)
+    if holding is not None:
+        targets = [holding]
+    else:
+        own = {int(s.split(":", 1)[1]) for s in recorded if s.startswith("holding:")}
+        candidates = db.session.scalars(
+            sa.select(Holding).where(Holding.instrument_id == instrument.id).order_by(Holding.id)).all()
+        targets = []
+        for h in candidates:
+            if h.id in own:
+                result.skipped_own += 1
+            elif h.created_at >= start:
+                result.skipped_new += 1
+            else:
+                targets.append(h)
+
+    new_quantities = {}
+    for h in targets:
+        new, rounded = ratio.apply(h.quantity)
+        if new <= 0:
+            raise SplitError(f"{instrument.symbol}: a quantity of {h.quantity.normalize():f} split {ratio} would be "
+                             f"less than the smallest quantity kept (0.0000000001); nothing was changed.")
+        if new >= MAX_QUANTITY:
+            raise SplitError(f"{instrument.symbol}: a quantity of {h.quantity.normalize():f} split {ratio} would be "
+                             "over the limit of 1,000,000,000,000,000; nothing was changed.")
+        new_quantities[h.id] = new
+        result.rounded += rounded
+
+    db.session.add(split)
+    try:
+        db.session.flush()  # claims the (instrument, date, scope) key before anything changes
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadyApplied(f"A split of {when} was just applied by someone else; it is not applied twice.") from None
+    for h in targets:
+        result.adjusted.append((h.id, h.quantity, new_quantities[h.id]))
+        h.quantity = new_quantities[h.id]
+    if targets:
+        owners = db.session.scalars(
+            sa.select(Account.owner_id).where(Account.id.in_({h.account_id for h in targets})).distinct())
+        result.users = sorted(owners)
+        # snapshots that counted the old quantity at post-split prices: a false drop (see above)
+        removed = db.session.execute(
+            sa.delete(PortfolioSnapshot).where(PortfolioSnapshot.user_id.in_(result.users),
+                                               PortfolioSnapshot.as_of >= start,
+                                               PortfolioSnapshot.as_of < now)
+        )
+        result.snapshots_removed = removed.rowcount or 0
+    split.holdings_adjusted = len(targets)
+    split.snapshots_removed = result.snapshots_removed
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadyApplied(f"A split of {when} was just applied by someone else; it is not applied twice.") from None
+    _revalue(result.users)
+    return result
+
+
+def _revalue(user_ids: list[int]) -> None:
+    """Value the affected portfolios now (a new snapshot with the new quantities)."""
+    if not user_ids:
+        return
+    from workers.portfolios import recompute_users
+
+    try:
+        recompute_users(user_ids)
+    except Exception:  # Redis down: the next cycle revalues them
+        log.exception("could not revalue %d portfolios after a split", len(user_ids))
+
+
+def splits_of_holding(holding: Holding) -> list[Split]:
+    """The splits that changed this holding: its own, and everyone's that did not skip it."""
+    rows = db.session.scalars(
+        sa.select(Split)
+        .where(Split.instrument_id == holding.instrument_id, Split.scope.in_(("all", f"holding:{holding.id}")))
+        .order_by(Split.effective_date.desc(), Split.id.desc())
+    )
+    rows = list(rows)
+    own_dates = {s.effective_date for s in rows if s.scope != "all"}
+    return [s for s in rows if s.scope != "all" or (
+        holding.created_at < _window_start(s.effective_date) and s.effective_date not in own_dates)]
