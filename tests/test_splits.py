@@ -179,7 +179,11 @@ def test_the_value_history_shows_no_false_drop_after_a_split(app, runner):
     assert min(drawn) >= Decimal("3900")
     assert totals(app, carol) == [Decimal("77")]
     with app.app_context():
-        assert db.session.scalars(sa.select(Split.snapshots_removed)).one() == 2
+        assert db.session.scalars(sa.select(Split.snapshots_superseded)).one() == 2
+        # nothing is lost: the two wrong snapshots are kept, marked, and left out of the chart
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PortfolioSnapshot)
+                                 .where(PortfolioSnapshot.user_id == alice,
+                                        PortfolioSnapshot.superseded_by_split_id.is_not(None))) == 2
 
 
 def holding_page(client, hid):

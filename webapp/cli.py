@@ -403,8 +403,9 @@ def holdings_split(symbol: str, ratio: str, effective: str | None) -> None:
     n, users = len(result.adjusted), len(result.users)
     click.echo(f"{inst.symbol} split {parsed} effective {when:%Y-%m-%d}: {n} holding{'s' if n != 1 else ''} of "
                f"{users} user{'s' if users != 1 else ''} adjusted (quantity x {parsed.numerator}/{parsed.denominator}, "
-               f"cost unchanged); {result.snapshots_removed} value snapshot"
-               f"{'s' if result.snapshots_removed != 1 else ''} since {when:%Y-%m-%d} removed from the history")
+               f"cost unchanged); {result.snapshots_superseded} value snapshot"
+               f"{'s' if result.snapshots_superseded != 1 else ''} since {when:%Y-%m-%d} left out of the history "
+               "(kept in the database, marked as superseded by the split)")
     if result.rounded:
         click.echo(f"{result.rounded} quantit{'ies' if result.rounded != 1 else 'y'} kept to 10 decimal places")
     if result.skipped_new:

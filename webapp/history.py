@@ -71,7 +71,7 @@ def value_history(user_id: int, currency: str, range_key: str, now: datetime | N
     now = now or datetime.now(timezone.utc)
     span = RANGES[range_key]
     S = PortfolioSnapshot
-    in_range = [S.user_id == user_id]
+    in_range = [S.user_id == user_id, S.superseded_by_split_id.is_(None)]
     if span is not None:
         in_range.append(S.as_of >= now - span)
     mine = [*in_range, S.currency == currency]
@@ -120,7 +120,7 @@ def export_page(user_id: int, cursor: tuple | None = None, batch: int = 1000) ->
         after = sa.or_(S.as_of > last_as_of, sa.and_(S.as_of == last_as_of, S.id > last_id))
     rows = db.session.execute(
         sa.select(S.id, S.as_of, S.currency, S.total_value)
-        .where(S.user_id == user_id, after)
+        .where(S.user_id == user_id, S.superseded_by_split_id.is_(None), after)
         .order_by(S.as_of, S.id)
         .limit(batch)
     ).all()

@@ -185,6 +185,10 @@ class PortfolioSnapshot(db.Model):
     total_value: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10))
     # {account_id: "value"} as strings, exact
     account_values: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    # a split recorded after its effective date: this snapshot counted the old quantity at a
+    # post-split price (a false drop). Kept, but not drawn or exported (webapp/splits.py).
+    superseded_by_split_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("splits.id", ondelete="SET NULL", use_alter=True))
 
 
 class Split(db.Model):
@@ -205,5 +209,5 @@ class Split(db.Model):
     scope: so.Mapped[str] = so.mapped_column(sa.String(30), default="all")
     user_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     holdings_adjusted: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
-    snapshots_removed: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+    snapshots_superseded: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
     applied_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)

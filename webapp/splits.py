@@ -3,10 +3,11 @@ record the split, and correct the value history it would otherwise break.
 
 The history: between a split's effective date and the moment it is recorded here, prices
 are already post-split while the quantities are not, so the snapshots of that window show
-a false drop (4-for-1: that holding at a quarter of its value). They are removed, not
-patched: their true value would need the quote and exchange rate each was computed from,
-which a snapshot does not keep. The chart joins the points on either side of the gap, and
-a fresh snapshot is taken at once with the new quantities.
+a false drop (4-for-1: that holding at a quarter of its value). They are marked as
+superseded by the split, not patched (their true value would need the quote and exchange
+rate each was computed from, which a snapshot does not keep) and not deleted: the chart and
+the export leave them out and join the points on either side of the gap, and a fresh
+snapshot is taken at once with the new quantities.
 """
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ class SplitResult:
     skipped_new: int = 0  # holdings added on or after the effective date: already post-split
     skipped_own: int = 0  # holdings whose owner already recorded this split for them
     users: list[int] = field(default_factory=list)
-    snapshots_removed: int = 0
+    snapshots_superseded: int = 0
 
 
 def _window_start(effective: date) -> datetime:
@@ -166,14 +167,15 @@ def apply_split(instrument: Instrument, ratio: Ratio, effective: date, *, holdin
             sa.select(Account.owner_id).where(Account.id.in_({h.account_id for h in targets})).distinct())
         result.users = sorted(owners)
         # snapshots that counted the old quantity at post-split prices: a false drop (see above)
-        removed = db.session.execute(
-            sa.delete(PortfolioSnapshot).where(PortfolioSnapshot.user_id.in_(result.users),
-                                               PortfolioSnapshot.as_of >= start,
-                                               PortfolioSnapshot.as_of < now)
+        marked = db.session.execute(
+            sa.update(PortfolioSnapshot)
+            .where(PortfolioSnapshot.user_id.in_(result.users), PortfolioSnapshot.as_of >= start,
+                   PortfolioSnapshot.as_of < now, PortfolioSnapshot.superseded_by_split_id.is_(None))
+            .values(superseded_by_split_id=split.id)
         )
-        result.snapshots_removed = removed.rowcount or 0
+        result.snapshots_superseded = marked.rowcount or 0
     split.holdings_adjusted = len(targets)
-    split.snapshots_removed = result.snapshots_removed
+    split.snapshots_superseded = result.snapshots_superseded
     try:
         db.session.commit()
     except IntegrityError:

@@ -1,7 +1,7 @@
 """stock splits applied to holdings
 
-Revision ID: 0003_splits
-Revises: 0002_two_factor
+Revision ID: 0004_splits
+Revises: 0003_perf
 Create Date: 2026-11-26 04:00:00
 
 """
@@ -12,8 +12,8 @@ import webapp.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_splits'
-down_revision = '0002_two_factor'
+revision = '0004_splits'
+down_revision = '0003_perf'
 branch_labels = None
 depends_on = None
 
@@ -28,7 +28,7 @@ def upgrade():
     sa.Column('scope', sa.String(length=30), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('holdings_adjusted', sa.Integer(), nullable=False),
-    sa.Column('snapshots_removed', sa.Integer(), nullable=False),
+    sa.Column('snapshots_superseded', sa.Integer(), nullable=False),
     sa.Column('applied_at', webapp.types.UTCDateTime(), nullable=False),
     sa.CheckConstraint('numerator > 0 AND denominator > 0', name=op.f('ck_splits_ratio_positive')),
     sa.ForeignKeyConstraint(['instrument_id'], ['instruments.id'], name=op.f('fk_splits_instrument_id_instruments'), ondelete='CASCADE'),
@@ -38,9 +38,16 @@ def upgrade():
     )
     with op.batch_alter_table('splits', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_splits_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table('portfolio_snapshots', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('superseded_by_split_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_portfolio_snapshots_superseded_by_split_id_splits'), 'splits',
+                                    ['superseded_by_split_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade():
+    with op.batch_alter_table('portfolio_snapshots', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_portfolio_snapshots_superseded_by_split_id_splits'), type_='foreignkey')
+        batch_op.drop_column('superseded_by_split_id')
     with op.batch_alter_table('splits', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_splits_user_id'))
     op.drop_table('splits')
