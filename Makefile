@@ -30,6 +30,7 @@ bench: $(VENV)/.installed
 	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; }; }; } || \
 	  echo "wrk could not be installed: the bounded Python load generator is used instead"
 	$(PY) -m bench --users $(USERS) --symbols $(SYMBOLS) --holdings-per-user $(HOLDINGS_PER_USER) $(BENCH_ARGS)
+	$(PY) -m bench.csv_import
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache

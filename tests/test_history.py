@@ -19,7 +19,7 @@ PATH_RE = re.compile(r'<path class="line" d="([^"]+)"')
 
 def snapshots(app, user_id, values, currency="USD", step=timedelta(hours=1), end=None):
     """Snapshots ending now (or at `end`), one per `step`, oldest first; values are strings."""
-    end = end or NOW
+    end = end or datetime.now(timezone.utc).replace(microsecond=0)  # not the import time: ranges end "now"
     rows = [{"user_id": user_id, "as_of": end - step * (len(values) - 1 - i), "currency": currency,
              "total_value": Decimal(v), "account_values": {}} for i, v in enumerate(values)]
     with app.app_context():
@@ -159,7 +159,7 @@ def test_the_history_shows_only_the_users_own_snapshots(app, client, alice, bob)
 
 def test_csv_export_has_every_snapshot_exactly_in_time_order(app, client, alice):
     login(client)
-    snapshots(app, alice, ["100.1234567891", "0.0000000001", "123456789012345.5"], step=timedelta(days=1))
+    snapshots(app, alice, ["100.1234567891", "0.0000000001", "123456789012345.5"], step=timedelta(days=1), end=NOW)
     snapshots(app, alice, ["99"], currency="EUR", end=NOW - timedelta(days=10))
     resp = client.get("/portfolio/history.csv")
     assert resp.status_code == 200

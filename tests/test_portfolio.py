@@ -138,3 +138,15 @@ def test_dashboard_works_while_redis_is_down(make_app, client, app):
     html = resp.get_data(as_text=True)
     assert "100.00 USD" in html
     assert "Live updates are paused" in html
+
+
+def test_the_first_fully_priced_state_gets_a_snapshot_even_if_the_total_did_not_move(app, client):
+    """The last price to arrive is in a currency without an exchange rate: the base total stays,
+    but the portfolio is now fully priced, and its history must start."""
+    setup_portfolio(app, client, holdings=(("AAPL", "10"), ("SAP.DE", "2")))
+    set_price(app, "AAPL", "100")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PortfolioSnapshot)) == 0  # half priced
+    set_price(app, "SAP.DE", "200", currency="EUR")
+    with app.app_context():
+        assert db.session.scalars(sa.select(PortfolioSnapshot.total_value)).all() == [Decimal("1000")]

@@ -68,8 +68,10 @@ def instrument_for(symbol: str, asset_type: str) -> Instrument:
     return inst
 
 
-def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decimal, *, merge: bool = False) -> Holding:
-    """Add a holding; with `merge`, add the quantity to an existing holding of the symbol."""
+def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decimal, *, merge: bool = False,
+                cost: Decimal | None = None) -> Holding:
+    """Add a holding; with `merge`, add the quantity to an existing holding of the symbol (and the
+    cost to its cost, when both are known: otherwise the merged cost is unknown)."""
     inst = instrument_for(symbol, asset_type)
     existing = db.session.scalar(
         sa.select(Holding).where(Holding.account_id == account.id, Holding.instrument_id == inst.id)
@@ -83,9 +85,11 @@ def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decima
             db.session.commit()  # keep the instrument
             raise MergedQuantityTooLarge(existing, total)
         existing.quantity = total
+        existing.cost_basis = existing.cost_basis + cost if existing.cost_basis is not None and cost is not None \
+            else None
         db.session.commit()
         return existing
-    holding = Holding(account_id=account.id, instrument_id=inst.id, quantity=quantity)
+    holding = Holding(account_id=account.id, instrument_id=inst.id, quantity=quantity, cost_basis=cost)
     db.session.add(holding)
     db.session.commit()
     return holding
@@ -93,6 +97,11 @@ def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decima
 
 def set_quantity(holding: Holding, quantity: Decimal) -> None:
     holding.quantity = quantity
+    db.session.commit()
+
+
+def set_cost(holding: Holding, cost: Decimal | None) -> None:
+    holding.cost_basis = cost
     db.session.commit()
 
 

@@ -62,7 +62,35 @@ def percent(amount: Decimal | None, places: int = 2) -> str:
     return f"{quantize_money(amount, places):,.{places}f} %"
 
 
+def signed_money(amount: Decimal | None, currency: str | None = None) -> str:
+    """A change: "+12.34 USD", "−12.34 USD" (a true minus sign), "0.00 USD"."""
+    if amount is None:
+        return "—"
+    q = quantize_money(amount)
+    text = money(amount, currency)
+    return f"+{text}" if q > 0 else text
+
+
+def signed_percent(amount: Decimal | None) -> str:
+    if amount is None:
+        return ""
+    q = amount.quantize(Decimal("0.01"))
+    text = f"{abs(q):,.2f} %"
+    return f"+{text}" if q > 0 else (f"−{text}" if q < 0 else text)
+
+
+def change_class(amount: Decimal | None) -> str:
+    """CSS class of a change as it is displayed (a loss rounding to 0.00 is not red)."""
+    if amount is None:
+        return ""
+    q = quantize_money(amount)
+    return "pos" if q > 0 else ("neg" if q < 0 else "")
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(signed_money)
+    app.add_template_filter(signed_percent)
+    app.add_template_filter(change_class)
     app.add_template_filter(timestamp_age)
     app.add_template_filter(money)
     app.add_template_filter(price)

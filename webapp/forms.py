@@ -97,6 +97,43 @@ class QuantityField(StringField):
         return format(self.data.normalize(), "f") if self.data is not None else ""
 
 
+def parse_cost(text: str | None) -> Decimal | None:
+    """An optional amount of money: blank is "unknown"; else finite, not negative, below 10^15,
+    at most 10 decimal places."""
+    if not (text or "").strip():
+        return None
+    try:
+        d = parse_decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"“{text[:40]}” is not an amount.") from None
+    if not d.is_finite():
+        raise ValueError("Enter a finite amount.")
+    if d < 0 or d.is_signed():
+        raise ValueError("A cost cannot be negative.")
+    if d >= MAX_QUANTITY:
+        raise ValueError("That amount is too large (the limit is 1,000,000,000,000,000).")
+    if d.as_tuple().exponent < -QUANTITY_PLACES and d != d.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
+        raise ValueError(f"Use at most {QUANTITY_PLACES} decimal places.")
+    return d
+
+
+class CostField(QuantityField):
+    """An optional exact amount (blank: unknown)."""
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        self.data = None
+        try:
+            self.data = parse_cost(self.raw)
+        except ValueError as exc:
+            self.parse_error = str(exc)
+        else:
+            self.parse_error = None
+
+
+COST_KINDS = {"total": "in total", "per_unit": "per unit"}
+
+
 class RegisterForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254),
                                             no_control_chars, check_email],
@@ -154,11 +191,28 @@ class HoldingForm(FlaskForm):
     symbol = StringField("Symbol", validators=[check_symbol], filters=[normalise_symbol])
     asset_type = SelectField("Type", choices=list(ASSET_TYPES.items()), default="stock", validate_choice=True)
     quantity = QuantityField("Quantity")
+    cost = CostField("Cost (optional, in the price's currency)")
+    cost_kind = SelectField("Cost is", choices=list(COST_KINDS.items()), default="total", validate_choice=True)
     merge = HiddenField(default="")
+
+    def total_cost(self) -> Decimal | None:
+        return total_cost(self.cost.data, self.cost_kind.data, self.quantity.data)
 
 
 class QuantityForm(FlaskForm):
     quantity = QuantityField("Quantity")
+
+
+class CostForm(FlaskForm):
+    cost = CostField("Cost")
+    cost_kind = SelectField("Cost is", choices=list(COST_KINDS.items()), default="total", validate_choice=True)
+
+
+def total_cost(cost: Decimal | None, kind: str, quantity: Decimal | None) -> Decimal | None:
+    """What the whole holding cost: as given, or per unit x quantity (exact)."""
+    if cost is None or quantity is None:
+        return None
+    return cost * quantity if kind == "per_unit" else cost
 
 
 

@@ -82,7 +82,8 @@ def write_quotes(quotes: Mapping[str, PriceInfo], fetched_at: datetime) -> None:
     for part in _chunks(items):
         args: list[str] = []
         for _, q in part:
-            args += (format(q.price, "f"), q.currency, q.as_of.isoformat(), q.source, when)
+            prev = "" if q.previous_close is None else format(q.previous_close, "f")
+            args += (format(q.price, "f"), q.currency, q.as_of.isoformat(), q.source, when, prev)
         _script(r, "write_quotes")(keys=[key("quote", s) for s, _ in part], args=args)
 
 
@@ -94,8 +95,9 @@ def read_quotes(symbols: Iterable[str]) -> dict[str, PriceInfo]:
     for part in _chunks(symbols, 5000):
         for s, row in zip(part, _script(r, "read_quotes")(keys=[key("quote", s) for s in part])):
             if row:
-                price, ccy, as_of, source = row.decode().split("|", 3)
-                out[s] = PriceInfo(price=Decimal(price), currency=ccy, as_of=parse_time(as_of), source=source)
+                price, ccy, as_of, source, prev = row.decode().split("|", 4)
+                out[s] = PriceInfo(price=Decimal(price), currency=ccy, as_of=parse_time(as_of), source=source,
+                                   previous_close=Decimal(prev) if prev else None)
     return out
 
 
@@ -133,13 +135,14 @@ class Positions(NamedTuple):
 
 
 def encode_positions(fingerprint: str, currency: str, accounts: Iterable[AccountRef],
-                     holdings: Iterable[tuple[int, int, int, str, str, Decimal]]) -> str:
+                     holdings: Iterable[tuple]) -> str:
     """The cached document: holdings are (holding id, account id, instrument id, symbol,
-    asset type, quantity). The fingerprint goes first, where the write script reads it."""
+    asset type, quantity, cost or None). The fingerprint goes first, where the write script reads it."""
     doc = {
         "currency": currency,
         "accounts": [[a.id, a.name] for a in accounts],
-        "holdings": [[h, a, i, s, t, format(q, "f")] for h, a, i, s, t, q in holdings],
+        "holdings": [[h, a, i, s, t, format(q, "f"), None if c is None else format(c, "f")]
+                     for h, a, i, s, t, q, c in holdings],
     }
     return fingerprint + "\n" + json.dumps(doc, separators=(",", ":"))
 
@@ -148,8 +151,9 @@ def decode_positions(raw: bytes) -> Positions:
     doc = json.loads(raw[raw.index(b"\n") + 1 :])
     instruments = {}
     positions = []
-    for h, a, i, s, t, q in doc["holdings"]:
-        positions.append(Position(h, a, s, t, Decimal(q)))
+    for h, a, i, s, t, q, *rest in doc["holdings"]:  # documents cached before costs have 6 fields
+        cost = rest[0] if rest else None
+        positions.append(Position(h, a, s, t, Decimal(q), None if cost is None else Decimal(cost)))
         instruments[s] = i
     return Positions(doc["currency"], [AccountRef(a, n) for a, n in doc["accounts"]], positions, instruments)
 
@@ -175,8 +179,9 @@ def read_live(user_id: int) -> tuple[Positions | None, dict[str, PriceInfo], str
     quotes = {}
     parse_time = datetime.fromisoformat
     for row in rows:
-        symbol, price, ccy, as_of, source = row.decode().split("|", 4)
-        quotes[symbol] = PriceInfo(price=Decimal(price), currency=ccy, as_of=parse_time(as_of), source=source)
+        symbol, price, ccy, as_of, source, prev = row.decode().split("|", 5)
+        quotes[symbol] = PriceInfo(price=Decimal(price), currency=ccy, as_of=parse_time(as_of), source=source,
+                                   previous_close=Decimal(prev) if prev else None)
     return decode_positions(raw), quotes, token
 
 
@@ -467,18 +472,18 @@ def read_fx() -> tuple[dict[str, Decimal], datetime | None, str | None]:
 _LUA = {
     "write_quotes": """
 for i, k in ipairs(KEYS) do
-  local a = (i - 1) * 5
+  local a = (i - 1) * 6
   redis.call('HSET', k, 'price', ARGV[a + 1], 'currency', ARGV[a + 2], 'as_of', ARGV[a + 3],
-             'source', ARGV[a + 4], 'fetched_at', ARGV[a + 5])
+             'source', ARGV[a + 4], 'fetched_at', ARGV[a + 5], 'prev', ARGV[a + 6])
 end
 return #KEYS
 """,
     "read_quotes": """
 local out = {}
 for i, k in ipairs(KEYS) do
-  local v = redis.call('HMGET', k, 'price', 'currency', 'as_of', 'source')
+  local v = redis.call('HMGET', k, 'price', 'currency', 'as_of', 'source', 'prev')
   if v[1] and v[2] and v[3] and v[4] then
-    out[i] = v[1] .. '|' .. v[2] .. '|' .. v[3] .. '|' .. v[4]
+    out[i] = v[1] .. '|' .. v[2] .. '|' .. v[3] .. '|' .. v[4] .. '|' .. (v[5] or '')
   else
     out[i] = false
   end
@@ -497,9 +502,9 @@ for _, h in ipairs(doc.holdings) do
   local symbol = h[4]
   if not seen[symbol] then
     seen[symbol] = true
-    local q = redis.call('HMGET', ARGV[1] .. symbol, 'price', 'currency', 'as_of', 'source')
+    local q = redis.call('HMGET', ARGV[1] .. symbol, 'price', 'currency', 'as_of', 'source', 'prev')
     if q[1] and q[2] and q[3] and q[4] then
-      out[#out + 1] = symbol .. '|' .. q[1] .. '|' .. q[2] .. '|' .. q[3] .. '|' .. q[4]
+      out[#out + 1] = symbol .. '|' .. q[1] .. '|' .. q[2] .. '|' .. q[3] .. '|' .. q[4] .. '|' .. (q[5] or '')
     end
   end
 end
@@ -528,7 +533,9 @@ for uid, summary, worthy, fp, positions in
     redis.call('SET', base, summary)
     status = 1
     if worthy == '1' then
-      if not old then
+      -- no earlier summary, or one that was not fully priced: Redis cannot tell whether the
+      -- total moved since the last snapshot; the database can ("check")
+      if not old or string.match(old, '"pending":(%d+)') ~= '0' or string.match(old, '"holdings":(%d+)') == '0' then
         status = 3
         due[#due + 1] = uid .. '\\31check\\31' .. summary
       elseif string.match(old, '^{"total":"([^"]*)"') ~= string.match(summary, '^{"total":"([^"]*)"') then

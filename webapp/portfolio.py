@@ -36,6 +36,7 @@ class Position:
     symbol: str
     asset_type: str
     quantity: Decimal
+    cost: Decimal | None = None  # what the whole holding cost, in the currency it is quoted in
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class PriceInfo:
     currency: str
     as_of: datetime
     source: str
+    previous_close: Decimal | None = None
 
 
 @dataclass
@@ -58,28 +60,87 @@ class HoldingValue:
     base_value: Decimal | None = None  # in the portfolio's base currency; None if no FX
     as_of: datetime | None = None
     source: str | None = None
+    cost: Decimal | None = None  # in `currency` (the quote currency)
+    gain: Decimal | None = None  # value - cost, in `currency`
+    base_gain: Decimal | None = None
+    day_change: Decimal | None = None  # quantity x (price - previous close), in `currency`
+    base_day_change: Decimal | None = None
+    previous_close: Decimal | None = None
 
     @property
     def pending(self) -> bool:
         return self.price is None
 
+    @property
+    def gain_pct(self) -> Decimal | None:
+        return _pct(self.gain, self.cost)
+
+    @property
+    def day_change_pct(self) -> Decimal | None:
+        if self.previous_close is None or self.price is None:
+            return None
+        return _pct(EXACT.subtract(self.price, self.previous_close), self.previous_close)
+
+
+def _pct(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
+    """part / whole in percent, None when either is unknown or the whole is not positive."""
+    if part is None or whole is None or whole <= 0:
+        return None
+    return EXACT.divide(EXACT.multiply(part, 100), whole)
+
+
+class _Gains:
+    """Unrealized gain and day change of a set of holdings, in the base currency: only holdings
+    whose figure is known and convertible count (`cost` is the cost of those with a gain)."""
+
+    cost: Decimal | None
+    gain: Decimal | None
+    day_change: Decimal | None
+
+    @property
+    def gain_pct(self) -> Decimal | None:
+        return _pct(self.gain, self.cost)
+
+    @property
+    def day_change_pct(self) -> Decimal | None:
+        if self.day_change is None:
+            return None
+        return _pct(self.day_change, EXACT.subtract(self.day_base, self.day_change))
+
+    def add_gains(self, cost: Decimal | None, gain: Decimal | None, day: Decimal | None,
+                  day_base: Decimal | None) -> None:
+        if gain is not None and cost is not None:
+            self.cost = EXACT.add(self.cost or ZERO, cost)
+            self.gain = EXACT.add(self.gain or ZERO, gain)
+        if day is not None and day_base is not None:
+            self.day_change = EXACT.add(self.day_change or ZERO, day)
+            self.day_base = EXACT.add(self.day_base, day_base)
+
 
 @dataclass
-class AccountValue:
+class AccountValue(_Gains):
     id: int
     name: str
     total: Decimal = ZERO  # base currency, priced & convertible holdings only
     holdings: list[HoldingValue] = field(default_factory=list)
+    cost: Decimal | None = None
+    gain: Decimal | None = None
+    day_change: Decimal | None = None
+    day_base: Decimal = ZERO  # today's value of the holdings in `day_change`
 
 
 @dataclass
-class Valuation:
+class Valuation(_Gains):
     currency: str
     total: Decimal = ZERO
     accounts: list[AccountValue] = field(default_factory=list)
     # holdings we could not put in the base currency: currency -> value in it
     unconverted: dict[str, Decimal] = field(default_factory=dict)
     pending: int = 0  # holdings without any price yet
+    cost: Decimal | None = None
+    gain: Decimal | None = None
+    day_change: Decimal | None = None
+    day_base: Decimal = ZERO
 
     @property
     def holding_count(self) -> int:
@@ -120,17 +181,28 @@ class Valuation:
                     base_value=_dec(h["base_value"]),
                     as_of=datetime.fromisoformat(h["as_of"]) if h["as_of"] else None,
                     source=h["source"],
+                    **{k: _dec(h.get(k)) for k in _HOLDING_EXTRAS},
                 )
                 for h in a["holdings"]
             ]
-            accounts.append(AccountValue(id=a["id"], name=a["name"], total=Decimal(a["total"]), holdings=hv))
+            accounts.append(AccountValue(id=a["id"], name=a["name"], total=Decimal(a["total"]), holdings=hv,
+                                         **_gains_from(a)))
         return cls(
             currency=raw["currency"],
             total=Decimal(raw["total"]),
             accounts=accounts,
             unconverted={k: Decimal(v) for k, v in raw["unconverted"].items()},
             pending=raw["pending"],
+            **_gains_from(raw),
         )
+
+
+_HOLDING_EXTRAS = ("cost", "gain", "base_gain", "day_change", "base_day_change", "previous_close")
+
+
+def _gains_from(raw: dict) -> dict:
+    return {"cost": _dec(raw.get("cost")), "gain": _dec(raw.get("gain")), "day_change": _dec(raw.get("day_change")),
+            "day_base": Decimal(raw.get("day_base") or 0)}
 
 
 def _encode(o: object) -> str:
@@ -184,6 +256,7 @@ def value_portfolio(
             hv.base_value = convert(hv.value, q.currency, base_currency, fx)
             by_ccy = sums[account.id]
             by_ccy[q.currency] = EXACT.add(by_ccy.get(q.currency, ZERO), hv.value)
+            _gains(hv, pos, q, base_currency, fx, account)
         account.holdings.append(hv)
     # totals from each account's per-currency sums, converted once: the arithmetic of `summarize`
     for account_id, by_ccy in sums.items():
@@ -194,7 +267,25 @@ def value_portfolio(
     valuation.accounts = sorted(by_account.values(), key=lambda a: (a.name.lower(), a.id))
     for a in valuation.accounts:  # EXACT, not sum(): the default context keeps only 28 digits
         valuation.total = EXACT.add(valuation.total, a.total)
+        valuation.add_gains(a.cost, a.gain, a.day_change, a.day_base)
     return valuation
+
+
+def _gains(hv: HoldingValue, pos: Position, q: PriceInfo, base: str, fx, account: AccountValue) -> None:
+    """Unrealized gain against the cost, and the change since the previous close: in the quote
+    currency, and converted at today's rate (gains on the exchange rate itself are not split out)."""
+    base_cost = None
+    if pos.cost is not None:
+        hv.cost = pos.cost
+        hv.gain = EXACT.subtract(hv.value, pos.cost)
+        hv.base_gain = convert(hv.gain, q.currency, base, fx)
+        base_cost = convert(pos.cost, q.currency, base, fx)
+    if q.previous_close is not None and q.previous_close > 0:
+        hv.previous_close = q.previous_close
+        hv.day_change = EXACT.multiply(pos.quantity, EXACT.subtract(q.price, q.previous_close))
+        hv.base_day_change = convert(hv.day_change, q.currency, base, fx)
+    account.add_gains(base_cost, hv.base_gain, hv.base_day_change,
+                      hv.base_value if hv.base_day_change is not None else None)
 
 
 def _account_total(by_ccy: Mapping[str, Decimal], base: str, fx: Mapping[tuple[str, str], Decimal]):

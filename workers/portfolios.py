@@ -66,17 +66,18 @@ def latest_quotes_from_db(instrument_ids: Iterable[int]) -> dict[str, PriceInfo]
             .label("rn")
         )
         sub = (
-            sa.select(Quote.instrument_id, Quote.price, Quote.currency, Quote.as_of, Quote.source, rn)
+            sa.select(Quote.instrument_id, Quote.price, Quote.currency, Quote.as_of, Quote.source,
+                      Quote.previous_close, rn)
             .where(Quote.instrument_id.in_(chunk))
             .subquery()
         )
         rows = db.session.execute(
-            sa.select(Instrument.symbol, sub.c.price, sub.c.currency, sub.c.as_of, sub.c.source)
+            sa.select(Instrument.symbol, sub.c.price, sub.c.currency, sub.c.as_of, sub.c.source, sub.c.previous_close)
             .join(sub, sub.c.instrument_id == Instrument.id)
             .where(sub.c.rn == 1)
         )
-        for symbol, price, currency, as_of, source in rows:
-            out[symbol] = PriceInfo(price=price, currency=currency, as_of=as_of, source=source)
+        for symbol, price, currency, as_of, source, prev in rows:
+            out[symbol] = PriceInfo(price=price, currency=currency, as_of=as_of, source=source, previous_close=prev)
     return out
 
 
@@ -117,14 +118,14 @@ class Holdings(NamedTuple):
 
     currency: str
     accounts: list[AccountRef]
-    holdings: list[tuple[int, int, int, str, str, Decimal]]  # hid, account, instrument, symbol, type, qty
+    holdings: list[tuple]  # hid, account, instrument, symbol, type, quantity, cost
 
     def positions(self) -> list[Position]:
-        return [Position(h, a, s, t, q) for h, a, _, s, t, q in self.holdings]
+        return [Position(h, a, s, t, q, c) for h, a, _, s, t, q, c in self.holdings]
 
     def fingerprint(self) -> str:
         per_account = {a.id: (0, ZERO) for a in self.accounts}
-        for _, a, _, _, _, q in self.holdings:
+        for _, a, _, _, _, q, _ in self.holdings:
             n, total = per_account[a]
             per_account[a] = (n + 1, EXACT.add(total, q))
         return positions_fingerprint(per_account, self.currency)
@@ -138,7 +139,7 @@ def load_holdings(user_ids: Sequence[int]) -> dict[int, Holdings]:
         for uid, ccy in db.session.execute(sa.select(User.id, User.base_currency).where(User.id.in_(chunk))):
             out[uid] = Holdings(ccy, [], [])
         rows = db.session.execute(
-            sa.select(Account.owner_id, Account.id, Account.name, Holding.id, Holding.quantity,
+            sa.select(Account.owner_id, Account.id, Account.name, Holding.id, Holding.quantity, Holding.cost_basis,
                       Instrument.id, Instrument.symbol, Instrument.asset_type)
             .select_from(Account)
             .outerjoin(Holding, Holding.account_id == Account.id)
@@ -147,7 +148,7 @@ def load_holdings(user_ids: Sequence[int]) -> dict[int, Holdings]:
             .order_by(Account.owner_id, Account.id, Holding.id)
         )
         seen: set[int] = set()
-        for owner, acc_id, acc_name, hid, qty, iid, symbol, asset_type in rows:
+        for owner, acc_id, acc_name, hid, qty, cost, iid, symbol, asset_type in rows:
             user = out.get(owner)
             if user is None:
                 continue
@@ -155,7 +156,7 @@ def load_holdings(user_ids: Sequence[int]) -> dict[int, Holdings]:
                 seen.add(acc_id)
                 user.accounts.append(AccountRef(acc_id, acc_name))
             if hid is not None:
-                user.holdings.append((hid, acc_id, iid, symbol, asset_type, qty))
+                user.holdings.append((hid, acc_id, iid, symbol, asset_type, qty, cost))
     return out
 
 
@@ -164,7 +165,7 @@ def value_users(user_ids: Sequence[int]) -> dict[int, Valuation]:
     if not user_ids:
         return {}
     loaded = load_holdings(user_ids)
-    quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _ in h.holdings})
+    quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _, _ in h.holdings})
     fx = rates_if_needed((h.currency for h in loaded.values()), quotes.values())
     return {uid: value_portfolio(h.accounts, h.positions(), quotes, h.currency, fx) for uid, h in loaded.items()}
 
@@ -175,7 +176,7 @@ def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[in
     for start in range(0, len(user_ids), BATCH):
         chunk = list(user_ids[start : start + BATCH])
         loaded = load_holdings(chunk)
-        quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _ in h.holdings})
+        quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _, _ in h.holdings})
         fx = rates_if_needed((h.currency for h in loaded.values()), quotes.values())
         entries, rows = {}, {}
         for uid, h in loaded.items():

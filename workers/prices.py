@@ -111,6 +111,18 @@ def sanity_validator(last: dict[str, PriceInfo], band: Decimal):
     return validate
 
 
+def previous_close(q: ProviderQuote, prev: PriceInfo | None) -> Decimal | None:
+    """The close the day change is measured from: the provider's own, else from our history --
+    the last quote of an earlier day, or, later the same day, the close that quote carried."""
+    if q.previous_close is not None and q.previous_close > 0:
+        return q.previous_close
+    if prev is None or prev.currency != q.currency:
+        return None
+    if prev.as_of.date() < q.as_of.date():
+        return prev.price
+    return prev.previous_close
+
+
 def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dict[str, ProviderQuote],
                  last: dict[str, PriceInfo]) -> list[int]:
     """Append new quotes (never an older one over a newer one) and cache them. Returns changed ids."""
@@ -123,6 +135,7 @@ def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dic
         fresh[sym] = q
     if not fresh:
         return []
+    closes = {s: previous_close(q, last.get(s)) for s, q in fresh.items()}
     now = datetime.now(timezone.utc)
     _insert_ignoring_duplicates(
         [
@@ -133,7 +146,7 @@ def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dic
                 "as_of": q.as_of,
                 "fetched_at": now,
                 "source": q.source,
-                "previous_close": q.previous_close,
+                "previous_close": closes[s],
             }
             for s, q in sorted(fresh.items())
         ]
@@ -148,7 +161,8 @@ def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dic
         )
     db.session.commit()
     live.write_quotes(
-        {s: PriceInfo(price=q.price, currency=q.currency, as_of=q.as_of, source=q.source) for s, q in fresh.items()},
+        {s: PriceInfo(price=q.price, currency=q.currency, as_of=q.as_of, source=q.source, previous_close=closes[s])
+         for s, q in fresh.items()},
         now,
     )
     return sorted(by_symbol[s].id for s in fresh)

@@ -108,16 +108,18 @@ def wait_priced(page: Page, holding_id: int, timeout: int = PRICE_TIMEOUT_MS) ->
 
 
 def read_row(page: Page, holding_id: int) -> dict:
-    """Symbol, quantity, price and value of a priced row, as shown."""
+    """Symbol, quantity, price, value, today's change and gain of a priced row, as shown."""
     cells = holding_row(page, holding_id).locator("td").all_inner_texts()
-    assert len(cells) == 5, f"unexpected row {cells}"
+    assert len(cells) == 7, f"unexpected row {cells}"
     return {
         "symbol": cells[0].strip(),
         "quantity": number(cells[1]),
         "price": number(cells[2]),
         "value": number(cells[3]),
         "currency": cells[3].split()[-1],
-        "as_of": cells[4].strip(),
+        "day_change": cells[4].strip(),
+        "gain": cells[5].strip(),
+        "as_of": cells[6].strip(),
     }
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from .. import assets
 from ..extensions import db
 from ..filters import quantity as format_quantity
-from ..forms import AccountForm, HoldingForm, QuantityForm, RenameAccountForm
+from ..forms import MAX_QUANTITY, AccountForm, CostForm, HoldingForm, QuantityForm, RenameAccountForm, total_cost
 from ..models import Account, Holding
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -66,11 +66,15 @@ def index():
 
 
 def _detail(account: Account, holding_form: HoldingForm | None = None, rename_form: RenameAccountForm | None = None,
-            status: int = 200, duplicate: Holding | None = None, failed_quantity: tuple[int, QuantityForm] | None = None):
+            status: int = 200, duplicate: Holding | None = None, failed_quantity: tuple[int, QuantityForm] | None = None,
+            failed_cost: tuple[int, CostForm] | None = None):
     holding_form = holding_form or HoldingForm(formdata=None)
     quantity_forms = {h.id: QuantityForm(formdata=None, quantity=h.quantity) for h in account.holdings}
     if failed_quantity:
         quantity_forms[failed_quantity[0]] = failed_quantity[1]
+    cost_forms = {h.id: CostForm(formdata=None, cost=h.cost_basis) for h in account.holdings}
+    if failed_cost:
+        cost_forms[failed_cost[0]] = failed_cost[1]
     rename_form = rename_form or RenameAccountForm(formdata=None, name=account.name)
     return render_template(
         "accounts/detail.html",
@@ -79,6 +83,7 @@ def _detail(account: Account, holding_form: HoldingForm | None = None, rename_fo
         rename_form=rename_form,
         duplicate=duplicate,
         quantity_forms=quantity_forms,
+        cost_forms=cost_forms,
     ), status
 
 
@@ -121,9 +126,12 @@ def add_holding(account_id: int):
     form = HoldingForm()
     if not form.validate_on_submit():
         return _detail(account, holding_form=form, status=400)
+    if (form.total_cost() or 0) >= MAX_QUANTITY:
+        form.cost.errors.append("That makes a total cost over the limit of 1,000,000,000,000,000.")
+        return _detail(account, holding_form=form, status=400)
     try:
         holding = assets.add_holding(account, form.symbol.data, form.asset_type.data, form.quantity.data,
-                                     merge=form.merge.data == "1")
+                                     merge=form.merge.data == "1", cost=form.total_cost())
     except assets.DuplicateHolding as dup:
         form.merge.data = "1"
         return _detail(own_account(account_id), holding_form=form, status=409, duplicate=dup.holding)
@@ -148,6 +156,23 @@ def edit_quantity(holding_id: int):
     assets.set_quantity(holding, form.quantity.data)
     assets.portfolio_changed(current_user.id)
     flash(f"{holding.instrument.symbol}: quantity set to {holding.quantity.normalize():f}.", "success")
+    return redirect(url_for(".detail", account_id=holding.account_id))
+
+
+@bp.post(f"/holdings/<{ID}:holding_id>/cost")
+def edit_cost(holding_id: int):
+    holding = own_holding(holding_id)
+    form = CostForm()
+    if not form.validate_on_submit():
+        return _detail(holding.account, status=400, failed_cost=(holding.id, form))
+    cost = total_cost(form.cost.data, form.cost_kind.data, holding.quantity)
+    if cost is not None and cost >= MAX_QUANTITY:
+        form.cost.errors.append("That makes a total cost over the limit of 1,000,000,000,000,000.")
+        return _detail(holding.account, status=400, failed_cost=(holding.id, form))
+    assets.set_cost(holding, cost)
+    assets.portfolio_changed(current_user.id)
+    symbol = holding.instrument.symbol
+    flash(f"{symbol}: cost cleared." if cost is None else f"{symbol}: cost set to {cost.normalize():,f}.", "success")
     return redirect(url_for(".detail", account_id=holding.account_id))
 
 
