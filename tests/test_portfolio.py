@@ -72,11 +72,16 @@ def test_unchanged_poll_costs_one_redis_command(app, client, redis_client, monke
     setup_portfolio(app, client)
     set_price(app, "AAPL", "100")
     v = version_of(client.get("/").get_data(as_text=True))
-    # a spy on the app's own Redis client: every command and pipeline still runs for real
+    # a spy on every Redis connection of the process (the app's client and the poll's own
+    # connection): every command and pipeline is still sent for real
+    from redis.connection import AbstractConnection
+
     sent = []
-    real_execute, real_pipeline = redis_client.execute_command, redis_client.pipeline
-    monkeypatch.setattr(redis_client, "execute_command", lambda *a, **k: sent.append(a[0]) or real_execute(*a, **k))
-    monkeypatch.setattr(redis_client, "pipeline", lambda *a, **k: sent.append("PIPELINE") or real_pipeline(*a, **k))
+    real_pack, real_packs = AbstractConnection.pack_command, AbstractConnection.pack_commands
+    monkeypatch.setattr(AbstractConnection, "pack_command",
+                        lambda self, *a: sent.append(str(a[0]).upper()) or real_pack(self, *a))
+    monkeypatch.setattr(AbstractConnection, "pack_commands",
+                        lambda self, cmds: sent.append("PIPELINE") or real_packs(self, cmds))
     assert client.get(f"/portfolio/summary?v={v}").status_code == 204
     assert sent == ["MGET"]
     sent.clear()

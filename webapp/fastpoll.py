@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from itsdangerous import BadSignature
+from redis import exceptions as redis_exceptions
 from werkzeug.http import parse_cookie
 
 from . import live
@@ -32,6 +33,7 @@ from . import live
 log = logging.getLogger(__name__)
 PATH = "/portfolio/summary"
 ENVIRON_KEY = "folio.poll"  # set by the fast path only; a client cannot put keys into the WSGI environ
+VERIFIED_MAX = 20_000  # sessions remembered per process (a few MB); forgotten all at once when full
 _flags = ("HTTP_HX_REQUEST", "HTTP_HX_BOOSTED", "HTTP_HX_HISTORY_RESTORE_REQUEST")
 
 
@@ -68,6 +70,8 @@ class PollFastPath:
         self.app = app
         self._headers: list[tuple[str, str]] | None = None
         self.metrics = _metrics()
+        self._verified: dict[tuple, tuple[int, str, float]] = {}  # see `user`
+        self._conn = None  # see `command`
 
     @property
     def headers(self) -> list[tuple[str, str]]:
@@ -107,13 +111,13 @@ class PollFastPath:
             return None
         uid, token = user
         keys = live.poll_keys(self.prefix, uid)
-        v, cycle, known = self.redis.mget(keys.version, keys.cycle, keys.session)
+        v, cycle, known = self.command("MGET", keys.version, keys.cycle, keys.session)
         if known is None or known.decode() != token:
             return None  # Flask checks the session against the database (and may end it)
         current = live.poll_token(v, cycle)
         if current == shown:
             return "204 NO CONTENT", [], b""
-        html = self.redis.get(keys.fragment)
+        html = self.command("GET", keys.fragment)
         if html:
             cached, _, body = html.partition(b"\n")
             if cached.decode() == current:
@@ -123,6 +127,24 @@ class PollFastPath:
         environ[ENVIRON_KEY] = (uid, token, current)
         return None
 
+    def command(self, *args):
+        """One Redis command on this process's own connection: redis-py's client layer (retries,
+        instrumentation) costs more than the round trip itself at thousands of polls a second.
+        Any failure drops the connection and goes up as a RedisError (Flask answers instead)."""
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self.redis.connection_pool.make_connection()
+        try:
+            conn.send_packed_command(conn.pack_command(*args), check_health=False)
+            reply = conn.read_response()
+        except BaseException:
+            self._conn = None
+            conn.disconnect()
+            raise
+        if isinstance(reply, redis_exceptions.ResponseError):
+            raise reply
+        return reply
+
     def user(self, environ) -> tuple[int, str] | None:
         """The (user id, session token) of a session Flask-Login would accept as it is."""
         for name, value in environ.items():  # htmx headers are checked before any view
@@ -130,11 +152,30 @@ class PollFastPath:
                 len(value) > self.htmx_max or not value.isprintable() or (name in _flags and value != "true")
             ):
                 return None
+        # a browser polls with the same cookie, address and agent every few seconds: what was
+        # verified for exactly these bytes is remembered until the cookie's own expiry
+        # (the session token is still checked against Redis on every poll)
+        seen = (environ.get("HTTP_COOKIE"), environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"),
+                environ.get("HTTP_USER_AGENT"))
+        hit = self._verified.get(seen)
+        if hit is not None:
+            if time.time() < hit[2]:
+                return hit[0], hit[1]
+            del self._verified[seen]
+        found = self._verify(environ)
+        if found is not None:
+            if len(self._verified) >= VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[seen] = found
+            return found[0], found[1]
+        return None
+
+    def _verify(self, environ) -> tuple[int, str, float] | None:
         raw = parse_cookie(environ.get("HTTP_COOKIE", "")).get(self.cookie)
         if not raw:
             return None
         try:
-            data = self.serializer.loads(raw, max_age=self.max_age)
+            data, signed_at = self.serializer.loads(raw, max_age=self.max_age, return_timestamp=True)
         except BadSignature:
             return None
         if data.get("_permanent") and self.refresh_permanent:
@@ -149,7 +190,7 @@ class PollFastPath:
         uid, _, token = str(data.get("_user_id", "")).partition(":")
         if not uid.isdigit() or not token:
             return None
-        return int(uid), token
+        return int(uid), token, signed_at.timestamp() + self.max_age
 
 
 def _version_asked(query: str) -> str | None:
