@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 from .forms import MAX_QUANTITY
-from .models import Account, Holding, Instrument, User
+from .models import Account, Holding, Instrument, Quote, User
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,24 @@ def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> Non
             if quote is None or is_stale(instrument.symbol, instrument.asset_type, quote.as_of):
                 queues.enqueue("high", "workers.prices.refresh_symbol", instrument.id,
                                job_id=f"refresh_symbol-{instrument.id}", timeout=120)
+            history_for(user_id, instrument)
     except Exception:  # Redis down: the page still works from the database
         log.exception("could not update the live portfolio of user %s", user_id)
+
+
+def history_for(user_id: int, instrument: Instrument) -> None:
+    """A new holding: load the instrument's daily history once (which also rebuilds its holders'
+    past values), or, when it has some already, rebuild this user's past values (queue `low`)."""
+    from workers import queues
+    from workers.history import RECONSTRUCT_DAYS
+
+    known = db.session.scalar(sa.select(sa.func.count()).select_from(Quote).where(Quote.instrument_id == instrument.id))
+    if known < 5:
+        queues.enqueue("low", "workers.history.backfill", instrument.symbol, RECONSTRUCT_DAYS,
+                       job_id=f"backfill-{instrument.id}", timeout=600)
+    else:
+        queues.enqueue("low", "workers.history.reconstruct_history", user_ids=[user_id],
+                       job_id=f"reconstruct-{user_id}", timeout=600)
 
 
 def price_new_instruments(instrument_ids: list[int], limit: int = 100) -> None:

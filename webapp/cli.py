@@ -153,7 +153,8 @@ def prices_backfill(symbol: str, days: int, sync: bool) -> None:
     stats = backfill(inst.symbol, days)
     if "error" in stats:
         fail(f"no history for {inst.symbol}: {stats['error']}")
-    click.echo(f"{inst.symbol}: {stats['received']} daily prices from {stats['source']}, {stats['stored']} new")
+    click.echo(f"{inst.symbol}: {stats['received']} daily prices from {stats['source']}, {stats['stored']} new; "
+               f"{stats['reconstructed']} daily values of its holders' portfolios reconstructed")
 
 
 @providers_cli.command("list")

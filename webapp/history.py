@@ -34,6 +34,7 @@ class History:
     currency: str
     points: list[tuple[datetime, Decimal]] = field(default_factory=list)
     sampled_from: int = 0  # how many snapshots the points stand for
+    reconstructed_until: datetime | None = None  # the points up to here were worked out from daily closes
     other_currency: int = 0  # snapshots of the range taken in another base currency (not drawn)
     version: str = "0"  # the id of the user's newest snapshot: what a poll compares
 
@@ -49,13 +50,9 @@ def parse_range(value: str | None) -> str | None:
 
 
 def latest_version(user_id: int) -> str:
-    """The newest snapshot's id (one index lookup), or "0" when there is none."""
-    sid = db.session.scalar(
-        sa.select(PortfolioSnapshot.id)
-        .where(PortfolioSnapshot.user_id == user_id)
-        .order_by(PortfolioSnapshot.as_of.desc(), PortfolioSnapshot.id.desc())
-        .limit(1)
-    )
+    """The newest snapshot row's id, or "0" when there is none (reconstructed rows are rebuilt
+    with new ids, older times: the chart must follow them too)."""
+    sid = db.session.scalar(sa.select(sa.func.max(PortfolioSnapshot.id)).where(PortfolioSnapshot.user_id == user_id))
     return str(sid or 0)
 
 
@@ -100,6 +97,8 @@ def value_history(user_id: int, currency: str, range_key: str, now: datetime | N
     if ids is not None:
         query = query.where(S.id.in_(sa.select(ids.c[0])))
     history.points = [(t, v) for t, v in db.session.execute(query.order_by(S.as_of, S.id))]
+    history.reconstructed_until = db.session.scalar(
+        sa.select(sa.func.max(S.as_of)).where(*mine, S.reconstructed.is_(True)))
     return history
 
 
@@ -120,7 +119,7 @@ def export_page(user_id: int, cursor: tuple | None = None, batch: int = 1000) ->
         after = sa.or_(S.as_of > last_as_of, sa.and_(S.as_of == last_as_of, S.id > last_id))
     rows = db.session.execute(
         sa.select(S.id, S.as_of, S.currency, S.total_value)
-        .where(S.user_id == user_id, S.superseded_by_split_id.is_(None), after)
+        .where(S.user_id == user_id, S.superseded_by_split_id.is_(None), S.reconstructed.is_(False), after)
         .order_by(S.as_of, S.id)
         .limit(batch)
     ).all()

@@ -189,6 +189,9 @@ class PortfolioSnapshot(db.Model):
     # post-split price (a false drop). Kept, but not drawn or exported (webapp/splits.py).
     superseded_by_split_id: so.Mapped[Optional[int]] = so.mapped_column(
         sa.ForeignKey("splits.id", ondelete="SET NULL", use_alter=True))
+    # worked out afterwards from daily closes with the holdings as they were then held, for the
+    # days before the first recorded snapshot (workers/history.py), never recorded live
+    reconstructed: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class Split(db.Model):

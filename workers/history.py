@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
 from pricing_providers import ProviderError
 from webapp.extensions import db
-from webapp.models import Instrument, Quote
+from webapp.models import Instrument, PortfolioSnapshot, Quote
+from webapp.portfolio import Position, PriceInfo, Valuation, value_portfolio
 
 from .context import job
 from .prices import _insert_ignoring_duplicates, instrument_ref, make_chain
@@ -44,5 +46,93 @@ def backfill(symbol: str, days: int) -> dict:
             for q in quotes
         ])
         db.session.commit()
-        return {"symbol": symbol, "stored": db.session.scalar(count) - before, "received": len(quotes), "source": provider.name}
+        rebuilt = reconstruct_history(instrument_ids=[inst.id], days=days)
+        return {"symbol": symbol, "stored": db.session.scalar(count) - before, "received": len(quotes),
+                "source": provider.name, "reconstructed": rebuilt["snapshots"]}
     return {"symbol": symbol, "stored": 0, "error": "; ".join(errors) or "no provider offers history for it"}
+
+
+# ---- a new portfolio's past, from the daily closes ---------------------------------------------
+RECONSTRUCT_DAYS = 365
+
+
+@job
+def reconstruct_history(user_ids: list[int] | None = None, instrument_ids: list[int] | None = None,
+                        days: int = RECONSTRUCT_DAYS) -> dict:
+    """What each portfolio, as it is held today, was worth at each day's close before its
+    first recorded snapshot: from the daily closes in the quote history (a backfill), so a
+    new user sees a real chart on day one. These snapshots are marked `reconstructed`, are
+    rebuilt each time (they are derived, never recorded values), and a day is only drawn
+    when every holding has a price by then and converts to the base currency."""
+    from .fx import current_rates
+    from .portfolios import all_owners, holders_of, load_holdings
+
+    if user_ids is None:
+        user_ids = holders_of(instrument_ids) if instrument_ids else all_owners()
+    loaded = load_holdings(sorted(set(user_ids)))
+    today = datetime.now(timezone.utc).date()
+    start = today - timedelta(days=days)
+    closes = _daily_closes({iid for h in loaded.values() for _, _, iid, *_ in h.holdings},
+                           datetime.combine(start, time.min, timezone.utc))
+    fx = current_rates()
+    S = PortfolioSnapshot
+    first_real = dict(db.session.execute(
+        sa.select(S.user_id, sa.func.min(S.as_of)).where(S.user_id.in_(list(loaded)), S.reconstructed.is_(False))
+        .group_by(S.user_id)).all()) if loaded else {}
+    rows, users = [], 0
+    for uid, h in loaded.items():
+        db.session.execute(sa.delete(S).where(S.user_id == uid, S.reconstructed.is_(True)))
+        if not h.holdings:
+            continue
+        end = first_real[uid].date() if uid in first_real else today
+        series = _values_by_day(h, closes, start, end, fx)
+        users += bool(series)
+        rows += [{"user_id": uid, "as_of": datetime.combine(day, time(23, 59), timezone.utc), "currency": h.currency,
+                  "total_value": v.total, "account_values": {str(a.id): format(a.total, "f") for a in v.accounts},
+                  "reconstructed": True} for day, v in series]
+    if rows:
+        db.session.execute(sa.insert(S), rows)
+    db.session.commit()
+    return {"users": users, "snapshots": len(rows)}
+
+
+def _daily_closes(instrument_ids: set[int], since: datetime) -> dict[int, list[tuple[date, PriceInfo]]]:
+    """instrument id -> [(day, its last quote that day)], oldest first."""
+    out: dict[int, list[tuple[date, PriceInfo]]] = {}
+    ids = sorted(instrument_ids)
+    for n in range(0, len(ids), 2000):
+        rows = db.session.execute(
+            sa.select(Quote.instrument_id, Quote.as_of, Quote.price, Quote.currency, Quote.source)
+            .where(Quote.instrument_id.in_(ids[n:n + 2000]), Quote.as_of >= since)
+            .order_by(Quote.instrument_id, Quote.as_of))
+        for iid, as_of, price, ccy, source in rows:
+            days = out.setdefault(iid, [])
+            info = PriceInfo(price, ccy, as_of, source)
+            if days and days[-1][0] == as_of.date():
+                days[-1] = (as_of.date(), info)
+            else:
+                days.append((as_of.date(), info))
+    return out
+
+
+def _values_by_day(h, closes, start: date, end: date, fx) -> list[tuple[date, Valuation]]:
+    """Each day in [start, end) on which every holding has a close by then (carried forward)."""
+    symbols = {iid: symbol for _, _, iid, symbol, *_ in h.holdings}
+    pointers = {iid: 0 for iid in symbols}
+    current: dict[str, PriceInfo] = {}
+    positions = [Position(hid, a, s, t, q) for hid, a, _, s, t, q, _ in h.holdings]
+    out = []
+    day = start
+    while day < end:
+        for iid, symbol in symbols.items():
+            series, i = closes.get(iid, []), pointers[iid]
+            while i < len(series) and series[i][0] <= day:
+                current[symbol] = series[i][1]
+                i += 1
+            pointers[iid] = i
+        if len(current) == len(symbols):
+            v = value_portfolio(h.accounts, positions, current, h.currency, fx)
+            if v.complete:
+                out.append((day, v))
+        day += timedelta(days=1)
+    return out

@@ -564,7 +564,8 @@ def _last_snapshot_totals(user_ids: list[int]) -> dict[int, Decimal]:
         ).label("rn")
         sub = (
             sa.select(PortfolioSnapshot.user_id, PortfolioSnapshot.total_value, rn)
-            .where(PortfolioSnapshot.user_id.in_(user_ids[start : start + BATCH]))
+            .where(PortfolioSnapshot.user_id.in_(user_ids[start : start + BATCH]),
+                   PortfolioSnapshot.reconstructed.is_(False))
             .subquery()
         )
         out.update(db.session.execute(sa.select(sub.c.user_id, sub.c.total_value).where(sub.c.rn == 1)).all())
