@@ -106,3 +106,36 @@ def test_a_new_holding_asks_for_its_instruments_history_on_the_low_queue(app, cl
     jobs = Queue("low", connection=redis_client).jobs
     assert sorted(j.func_name for j in jobs) == ["workers.history.backfill"] * 2
     assert sorted(j.args[0] for j in jobs) == ["AAPL", "MSFT"]
+
+
+def test_values_recorded_while_the_holdings_were_entered_are_not_drawn(app, client):
+    """One holding priced, then the next added: the first recorded value is of a half-entered
+    portfolio. The chart starts after the last entry; a holding added weeks later changes nothing."""
+    from datetime import timedelta
+
+    from webapp import history as history_service
+    from webapp.models import Holding
+
+    uid = make_user(app)
+    login(client)
+    url = post(client, "/accounts/", {"name": "Main", "kind": "brokerage"}).headers["Location"]
+    post(client, f"{url}/holdings", {"symbol": "AAPL", "asset_type": "stock", "quantity": "10"})
+    set_price(app, "AAPL", "100")  # recorded: 1,000 (AAPL only)
+    post(client, f"{url}/holdings", {"symbol": "MSFT", "asset_type": "stock", "quantity": "1"})
+    set_price(app, "MSFT", "500")  # recorded: 1,500, the portfolio as entered
+    set_price(app, "MSFT", "510")  # recorded: 1,510
+
+    def drawn():
+        with app.app_context():
+            return [v for _, v in history_service.value_history(uid, "USD", "1M").points]
+
+    assert drawn() == [Decimal(1500), Decimal(1510)]
+    assert 'id="history-entered"' in client.get("/portfolio/history?range=1M").get_data(as_text=True)
+    exported = client.get("/portfolio/history.csv").get_data(as_text=True).strip().splitlines()[1:]
+    assert [row.split(",")[2] for row in exported] == ["1000.0000000000", "1500.0000000000", "1510.0000000000"]
+
+    with app.app_context():  # a holding added long after the first recorded value: history stays whole
+        h = db.session.scalar(sa.select(Holding).join(Instrument).where(Instrument.symbol == "MSFT"))
+        h.created_at = datetime.now(timezone.utc) + timedelta(days=3)
+        db.session.commit()
+    assert drawn() == [Decimal(1000), Decimal(1500), Decimal(1510)]

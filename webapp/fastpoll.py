@@ -33,6 +33,7 @@ from . import live
 log = logging.getLogger(__name__)
 PATH = "/portfolio/summary"
 ENVIRON_KEY = "folio.poll"  # set by the fast path only; a client cannot put keys into the WSGI environ
+CHANGED_TRIGGER = ("HX-Trigger", "portfolio-changed")  # other widgets (the value history) follow the summary
 VERIFIED_MAX = 20_000  # sessions remembered per process (a few MB); forgotten all at once when full
 _flags = ("HTTP_HX_REQUEST", "HTTP_HX_BOOSTED", "HTTP_HX_HISTORY_RESTORE_REQUEST")
 
@@ -121,7 +122,7 @@ class PollFastPath:
         if html:
             cached, _, body = html.partition(b"\n")
             if cached.decode() == current:
-                return "200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                return "200 OK", [("Content-Type", "text/html; charset=utf-8"), CHANGED_TRIGGER,
                                   ("Content-Length", str(len(body)))], body
         # the view renders it: what was checked here need not be asked again (see `PollUser`)
         environ[ENVIRON_KEY] = (uid, token, current)

@@ -15,7 +15,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from .extensions import db
-from .models import PortfolioSnapshot
+from .models import Account, Holding, PortfolioSnapshot
 
 RANGES: dict[str, timedelta | None] = {
     "1D": timedelta(days=1),
@@ -35,6 +35,7 @@ class History:
     points: list[tuple[datetime, Decimal]] = field(default_factory=list)
     sampled_from: int = 0  # how many snapshots the points stand for
     reconstructed_until: datetime | None = None  # the points up to here were worked out from daily closes
+    entered_at: datetime | None = None  # values recorded before this, while the holdings were entered, not drawn
     other_currency: int = 0  # snapshots of the range taken in another base currency (not drawn)
     version: str = "0"  # the id of the user's newest snapshot: what a poll compares
 
@@ -56,6 +57,26 @@ def latest_version(user_id: int) -> str:
     return str(sid or 0)
 
 
+ENTRY_WINDOW = timedelta(days=1)
+
+
+def _still_being_entered(user_id: int) -> datetime | None:
+    """When the portfolio's holdings were last added, if that was within a day of its first
+    recorded value: the values recorded before were of a portfolio half entered (one holding,
+    then two...), a climb that never happened, so the chart starts after the last entry
+    (with the reconstructed past before it). Nothing is deleted; the export has them all."""
+    S = PortfolioSnapshot
+    first = db.session.scalar(sa.select(sa.func.min(S.as_of)).where(
+        S.user_id == user_id, S.reconstructed.is_(False), S.superseded_by_split_id.is_(None)))
+    if first is None:
+        return None
+    entered = db.session.scalar(sa.select(sa.func.max(Holding.created_at)).join(Account)
+                                .where(Account.owner_id == user_id))
+    if entered is None or not first <= entered <= first + ENTRY_WINDOW:
+        return None
+    return entered
+
+
 def _epoch_seconds(column):
     if db.session.get_bind().dialect.name == "sqlite":
         return sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
@@ -71,8 +92,11 @@ def value_history(user_id: int, currency: str, range_key: str, now: datetime | N
     in_range = [S.user_id == user_id, S.superseded_by_split_id.is_(None)]
     if span is not None:
         in_range.append(S.as_of >= now - span)
-    mine = [*in_range, S.currency == currency]
     history = History(range=range_key, currency=currency, version=latest_version(user_id))
+    history.entered_at = _still_being_entered(user_id)
+    if history.entered_at is not None:
+        in_range.append(sa.or_(S.reconstructed.is_(True), S.as_of >= history.entered_at))
+    mine = [*in_range, S.currency == currency]
     count, first, last = db.session.execute(
         sa.select(sa.func.count(), sa.func.min(S.as_of), sa.func.max(S.as_of)).where(*mine)
     ).one()

@@ -30,6 +30,7 @@ from .ui import (
     holding_row,
     login,
     money_text,
+    number,
     open_dashboard,
     read_row,
     read_total,
@@ -98,6 +99,25 @@ def test_register_add_holding_and_see_it_priced_without_reload(browse, server, a
     expect(page.locator("#portfolio-summary")).not_to_contain_text("waiting for a first price")
     assert_not_reloaded(page)
     browse.assert_no_console_errors()
+
+    # costs entered for two holdings (what they were bought for): their gain appears, signed
+    costs = {aapl: Decimal("3900"), holdings[fidelity][2]: Decimal("15250.40")}
+    with app.app_context():
+        for hid, cost in costs.items():
+            db.session.get(Holding, hid).cost_basis = cost
+        db.session.commit()
+        uid = db.session.get(Holding, aapl).account.owner_id
+        from workers.portfolios import recompute_users
+
+        recompute_users([uid])
+    open_dashboard(page)
+    for hid, cost in costs.items():
+        wait_priced(page, hid)
+        row = read_row(page, hid)
+        gain = (row["quantity"] * row["price"] - cost).quantize(CENT)
+        assert number(row["gain"].splitlines()[0]) == gain, row
+        assert row["gain"].startswith("+" if gain > 0 else "−")
+    expect(page.locator("#portfolio-gain")).to_be_visible()
 
     # docs/screenshot-dashboard.png is written when missing or when FOLIO_UPDATE_SCREENSHOT=1,
     # so that a test run does not rewrite a tracked file with new prices every time.

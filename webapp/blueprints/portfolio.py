@@ -73,6 +73,8 @@ def summary():
                 except live.RedisError:
                     pass
         resp = make_response(html)
+        if shown:  # a poll found a new version: widgets that follow the summary ask again
+            resp.headers[fastpoll.CHANGED_TRIGGER[0]] = fastpoll.CHANGED_TRIGGER[1]
     resp.headers["Vary"] = "HX-Request, Cookie"
     resp.headers["Cache-Control"] = "no-store"
     return resp
