@@ -149,3 +149,32 @@ def test_prices_backfill_from_yahoo_history_over_http(make_app, holding):
     with app.app_context():
         prices = db.session.scalars(sa.select(Quote.price).order_by(Quote.as_of)).all()
     assert prices == [Decimal("180.5"), Decimal("181.5"), Decimal("183.5"), Decimal("184.5")]
+
+
+def test_demo_seed_creates_the_demo_user_once_and_asks_for_its_history(app, redis_client):
+    from rq import Queue
+
+    from webapp.demo import DEMO_HOLDINGS
+
+    result = run(app, "demo", "seed")
+    assert result.exit_code == 0 and "demo user demo@folio.local" in result.output
+    symbols = {s for holdings in DEMO_HOLDINGS.values() for s, _, _ in holdings}
+    jobs = Queue("low", connection=redis_client).jobs
+    assert {j.args[0] for j in jobs if j.func_name == "workers.history.backfill"} == symbols
+    assert "not seeded" in run(app, "demo", "seed").output
+
+
+def test_demo_history_is_asked_for_once_redis_is_up_and_only_while_there_is_none(app, redis_client):
+    from rq import Queue
+
+    from webapp.demo import DEMO_HOLDINGS
+
+    symbols = sorted({s for holdings in DEMO_HOLDINGS.values() for s, _, _ in holdings})
+    run(app, "demo", "seed")
+    Queue("low", connection=redis_client).empty()
+    result = run(app, "demo", "history")
+    assert result.exit_code == 0 and f"{len(symbols)} backfill job(s) enqueued" in result.output
+    for symbol in symbols:  # what the worker does with them (the simulated market has history)
+        assert run(app, "prices", "backfill", symbol, "--days", "5", "--sync").exit_code == 0
+    html_total = run(app, "demo", "history").output
+    assert "has its history already" in html_total

@@ -115,6 +115,8 @@ def assert_holdings_clean(app):
             assert asset_type in ASSET_TYPES
         for (symbol,) in db.session.execute(sa.select(Instrument.symbol)):
             assert SYMBOL_RE.match(symbol), symbol
+        for (cost,) in db.session.execute(sa.select(Holding.cost_basis)):
+            assert cost is None or (cost.is_finite() and Decimal(0) <= cost < Decimal("1e15")), cost
 
 
 @pytest.fixture(autouse=True)
@@ -203,9 +205,11 @@ def typed_number(text: str) -> Decimal:
     return Decimal(text.strip().replace(",", "").replace("_", ""))
 
 
-def check_holding_add(app, alice, symbol="MSFT", asset_type="stock", quantity="1", merge=""):
+def check_holding_add(app, alice, symbol="MSFT", asset_type="stock", quantity="1", merge="", cost="",
+                      cost_kind="total"):
     resp = send(alice, f"{alice.account_url}/holdings", {"symbol": symbol, "asset_type": asset_type,
-                                                         "quantity": quantity, "merge": merge}, alice.token)
+                                                         "quantity": quantity, "merge": merge, "cost": cost,
+                                                         "cost_kind": cost_kind}, alice.token)
     assert resp.status_code in (302, 400, 409, 413)
     assert_holdings_clean(app)
     if resp.status_code == 302:
@@ -216,6 +220,55 @@ def check_holding_add(app, alice, symbol="MSFT", asset_type="stock", quantity="1
             if new.instrument.symbol != "AAPL":
                 db.session.delete(new)
                 db.session.commit()
+
+
+def check_cost_edit(app, alice, cost="12.5", cost_kind="per_unit"):
+    with app.app_context():
+        before = db.session.scalar(sa.select(Holding.cost_basis))
+    resp = send(alice, f"/accounts/holdings/{alice.holding_id}/cost", {"cost": cost, "cost_kind": cost_kind},
+                alice.token)
+    assert resp.status_code in (302, 400, 413)
+    assert_holdings_clean(app)
+    with app.app_context():
+        after = db.session.scalar(sa.select(Holding.cost_basis))
+    if resp.status_code != 302:
+        assert after == before  # refused: nothing changed
+    elif cost.strip():
+        typed_number(cost)
+
+
+def check_base_currency(app, alice, currency="EUR"):
+    resp = send(alice, "/settings/currency", {"currency": currency}, alice.token)
+    assert resp.status_code in (302, 400, 413)
+    with app.app_context():
+        stored = db.session.scalar(sa.select(User.base_currency).where(User.email == "alice@example.com"))
+    assert re.fullmatch(r"[A-Z]{3}", stored), stored
+    if resp.status_code == 302:
+        assert stored == currency.strip().upper()
+
+
+def check_split_form(app, alice, ratio="4:1", effective_date="2026-01-02"):
+    with app.app_context():
+        before = db.session.scalar(sa.select(Holding.quantity).where(Holding.id == alice.holding_id))
+    resp = send(alice, f"/accounts/holdings/{alice.holding_id}/split",
+                {"ratio": ratio, "effective_date": effective_date}, alice.token)
+    assert resp.status_code in (302, 400, 409, 413)
+    assert_holdings_clean(app)
+    if resp.status_code != 302:
+        with app.app_context():
+            assert db.session.scalar(sa.select(Holding.quantity).where(Holding.id == alice.holding_id)) == before
+
+
+def check_cli_split(app, alice, symbol="AAPL", ratio="1:1", date="2026-01-02"):
+    with app.app_context():
+        before = db.session.execute(sa.select(Holding.id, Holding.quantity).order_by(Holding.id)).all()
+    result = invoke(app, ["holdings", "split", symbol, ratio, "--date", date])
+    assert result.exit_code in (0, 1, 2), result.output
+    assert "Traceback" not in result.output
+    assert_holdings_clean(app)
+    if result.exit_code != 0:
+        with app.app_context():
+            assert db.session.execute(sa.select(Holding.id, Holding.quantity).order_by(Holding.id)).all() == before
 
 
 def check_quantity_edit(app, alice, quantity="3"):
@@ -457,7 +510,12 @@ SWEEP = {
     check_login: {"email": NASTY, "password": FEW, "next": NASTY, "remember": FEW},
     check_account_create: {"name": NASTY, "institution": NASTY, "kind": FEW},
     check_account_rename: {"name": NASTY},
-    check_holding_add: {"symbol": NASTY, "asset_type": FEW, "quantity": NASTY, "merge": FEW},
+    check_holding_add: {"symbol": NASTY, "asset_type": FEW, "quantity": NASTY, "merge": FEW, "cost": NASTY,
+                        "cost_kind": FEW},
+    check_cost_edit: {"cost": NASTY, "cost_kind": FEW},
+    check_base_currency: {"currency": NASTY},
+    check_split_form: {"ratio": NASTY, "effective_date": NASTY},
+    check_cli_split: {"symbol": NASTY, "ratio": NASTY, "date": NASTY},
     check_quantity_edit: {"quantity": NASTY},
     check_change_password: {"current_password": FEW, "password": FEW, "confirm": FEW},
     check_two_factor_setup: {"code": NASTY},

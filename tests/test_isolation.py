@@ -94,6 +94,11 @@ def urls(a_id, h_id):
         ("GET", f"/accounts/holdings/{h_id}/quantity", None, 405),
         ("POST", f"/accounts/holdings/{h_id}/delete", {}, 404),
         ("GET", f"/accounts/holdings/{h_id}/delete", None, 405),
+        ("POST", f"/accounts/holdings/{h_id}/cost", {"cost": "1", "cost_kind": "total"}, 404),
+        ("POST", f"/accounts/holdings/{h_id}/cost", {"cost": "-5", "cost_kind": "nonsense"}, 404),
+        ("GET", f"/accounts/holdings/{h_id}/cost", None, 405),
+        ("GET", f"/accounts/holdings/{h_id}/split", None, 404),
+        ("POST", f"/accounts/holdings/{h_id}/split", {"ratio": "4:1", "effective_date": "2026-01-02"}, 404),
     ]
 
 
@@ -159,7 +164,7 @@ def test_a_user_cannot_move_a_holding_into_their_account_by_id(app, world):
 def test_another_users_data_never_shows_on_my_pages(app, world, subtests):
     b_account = f"/accounts/{world['b_id']}"
     for url in ["/", "/accounts/", "/portfolio/summary", "/portfolio/summary?v=offline", b_account,
-                f"{b_account}/delete"]:
+                f"{b_account}/delete", "/portfolio/allocation"]:
         for headers in ({}, {"HX-Request": "true"}):
             with subtests.test(url=url, **headers):
                 page = world["bob"].get(url, headers=headers)
@@ -171,6 +176,24 @@ def test_another_users_data_never_shows_on_my_pages(app, world, subtests):
                 for secret in (ALICE_ACCOUNT, ALICE_INSTITUTION, *ALICE_SYMBOLS):  # ... and only his
                     assert secret not in body, secret
 
+
+
+def test_another_users_history_never_shows_in_my_chart_or_export(app, world):
+    """Alice's value history (a snapshot with a distinctive total) is in no page or file of Bob's."""
+    from datetime import datetime, timezone
+
+    from webapp.models import PortfolioSnapshot, User
+
+    with app.app_context():
+        alice_id = db.session.scalar(sa.select(Account.owner_id).where(Account.id == world["a_id"]))
+        db.session.add(PortfolioSnapshot(user_id=alice_id, as_of=datetime.now(timezone.utc), currency="USD",
+                                         total_value=Decimal("7777777.77"), account_values={}))
+        db.session.commit()
+        assert db.session.get(User, alice_id) is not None
+    for url in ["/portfolio/history?range=All", "/?range=All", "/portfolio/history.csv"]:
+        body = world["bob"].get(url).get_data(as_text=True)
+        assert "7,777,777.77" not in body and "7777777.77" not in body, url
+    assert "7,777,777.77" in world["alice"].get("/portfolio/history?range=All").get_data(as_text=True)
 
 def test_summary_values_only_my_holdings(app, world):
     from conftest import set_price

@@ -342,6 +342,17 @@ def demo_seed(email: str, password: str) -> None:
         click.echo(f"demo user {email} / {password} created")
 
 
+@demo_cli.command("history")
+@click.option("--email", default="demo@folio.local", show_default=True)
+def demo_history(email: str) -> None:
+    """Ask for a year of the demo instruments' daily closes (queue low), if the demo user has no
+    value history yet: `make run` does this once Redis is up."""
+    from .demo import request_history
+
+    n = request_history(email)
+    click.echo(f"{n} backfill job(s) enqueued" if n else "the demo portfolio has its history already")
+
+
 @click.command("worker")
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")

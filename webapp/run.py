@@ -46,12 +46,14 @@ def main() -> None:
         subprocess.run(flask + ["demo", "seed"], env=env, cwd=ROOT, check=True)
 
     wait = f"{py} -m webapp.embedded wait &&"
+    demo = env["FOLIO_DEMO"] not in ("0", "false", "no")
+    demo_history = f"{py} -m flask demo history; " if demo else ""  # needs Redis: after the wait
     # honcho gives every process its own PORT; the web line binds the one asked for
     procs += [
         ("web", f"{wait} {shlex.quote(str(bindir / 'gunicorn'))} -c gunicorn.conf.py"
                 f" --bind 127.0.0.1:{int(env['PORT'])} wsgi:app"),
         ("worker", f"{wait} {py} -m flask worker"),
-        ("scheduler", f"{wait} {py} -m flask scheduler"),
+        ("scheduler", f"{wait} {demo_history}{py} -m flask scheduler"),
     ]
     procfile = INSTANCE_DIR / "Procfile.run"
     procfile.write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs))
