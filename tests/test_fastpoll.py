@@ -93,6 +93,21 @@ def test_a_session_redis_does_not_know_goes_to_flask_which_vouches_for_it_again(
     assert queries == []  # and the next poll trusts Redis again
 
 
+def test_a_remembered_cookie_is_trusted_no_longer_than_the_cookie_itself(app, polling, monkeypatch):
+    """The fast path remembers a verified cookie; once the session's lifetime is over it is
+    verified again, found expired, and Flask sends the browser to the login page."""
+    import time
+
+    client, v = polling
+    assert client.get(f"/portfolio/summary?v={v}").status_code == 204  # verified, remembered
+    assert client.get(f"/portfolio/summary?v={v}").status_code == 204  # from memory
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + lifetime + 60)
+    resp = client.get(f"/portfolio/summary?v={v}")
+    assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+
+
 def test_a_forged_or_foreign_cookie_never_gets_a_204(app, polling):
     client, v = polling
     value = client.get_cookie("session").value
