@@ -72,13 +72,16 @@ def reconstruct_history(user_ids: list[int] | None = None, instrument_ids: list[
     loaded = load_holdings(sorted(set(user_ids)))
     today = datetime.now(timezone.utc).date()
     start = today - timedelta(days=days)
-    closes = _daily_closes({iid for h in loaded.values() for _, _, iid, *_ in h.holdings},
-                           datetime.combine(start, time.min, timezone.utc))
     fx = current_rates()
     S = PortfolioSnapshot
     first_real = dict(db.session.execute(
         sa.select(S.user_id, sa.func.min(S.as_of)).where(S.user_id.in_(list(loaded)), S.reconstructed.is_(False))
         .group_by(S.user_id)).all()) if loaded else {}
+    # no quote after the last day any of them needs (the intraday quotes of cycles since are many)
+    until = today if len(first_real) < len(loaded) else max(first_real.values()).date()
+    closes = _daily_closes({iid for h in loaded.values() for _, _, iid, *_ in h.holdings},
+                           datetime.combine(start, time.min, timezone.utc),
+                           datetime.combine(until, time.min, timezone.utc))
     rows, users = [], 0
     for uid, h in loaded.items():
         db.session.execute(sa.delete(S).where(S.user_id == uid, S.reconstructed.is_(True)))
@@ -96,14 +99,14 @@ def reconstruct_history(user_ids: list[int] | None = None, instrument_ids: list[
     return {"users": users, "snapshots": len(rows)}
 
 
-def _daily_closes(instrument_ids: set[int], since: datetime) -> dict[int, list[tuple[date, PriceInfo]]]:
-    """instrument id -> [(day, its last quote that day)], oldest first."""
+def _daily_closes(instrument_ids: set[int], since: datetime, until: datetime) -> dict[int, list[tuple[date, PriceInfo]]]:
+    """instrument id -> [(day, its last quote that day)] for the days in [since, until), oldest first."""
     out: dict[int, list[tuple[date, PriceInfo]]] = {}
     ids = sorted(instrument_ids)
     for n in range(0, len(ids), 2000):
         rows = db.session.execute(
             sa.select(Quote.instrument_id, Quote.as_of, Quote.price, Quote.currency, Quote.source)
-            .where(Quote.instrument_id.in_(ids[n:n + 2000]), Quote.as_of >= since)
+            .where(Quote.instrument_id.in_(ids[n:n + 2000]), Quote.as_of >= since, Quote.as_of < until)
             .order_by(Quote.instrument_id, Quote.as_of))
         for iid, as_of, price, ccy, source in rows:
             days = out.setdefault(iid, [])
