@@ -124,3 +124,29 @@ def test_dashboard_follows_the_systems_dark_mode(browse, server, app, pat, tmp_p
     page.screenshot(path=str(screenshot_path("screenshot-dashboard-dark.png", tmp_path)), full_page=True,
                     animations="disabled")
     browse.assert_no_console_errors()
+
+
+def test_pages_fit_a_phone_screen(browse, server, app, pat):
+    """At a phone's width nothing runs off the side: no page scrolls horizontally, and the
+    total, each holding's value and gain, the chart and the allocation bars are on screen."""
+    page = browse.context().new_page()
+    page.set_viewport_size({"width": 375, "height": 740})
+    login(page, "pat@example.com")
+    for url, visible in (("/", ["#portfolio-total", "#portfolio-history svg.chart", "table.holdings td.num"]),
+                         ("/portfolio/allocation", ["#allocation-account svg.bars"]),
+                         ("/portfolio/history?range=1Y", ["#portfolio-history svg.chart"]),
+                         ("/accounts/", ["table"]),
+                         ("/settings/", ["#currency select"]),
+                         ("/accounts/import", ["form"])):
+        page.goto(url)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{url} is {overflow}px wider than the screen"
+        for selector in visible:
+            box = page.locator(selector).first.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375 + 1, (url, selector, box)
+    # an account's page: its holdings' row forms scroll inside their card, the page does not
+    page.goto("/accounts/")
+    page.get_by_role("link", name="Fidelity Brokerage").click()
+    expect(page.locator("h1")).to_have_text("Fidelity Brokerage")
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    browse.assert_no_console_errors()
