@@ -76,10 +76,9 @@ def _run(n: int, configured: str | None, tmp: Path, stack: Stack) -> int:
         raise AssertionError(f"confirm: HTTP {confirm.status_code}")
     with app.app_context():
         written = db.session.scalar(sa.select(sa.func.count()).select_from(Holding))
-        total_qty = db.session.scalar(sa.select(sa.func.sum(Holding.quantity))) if db.engine.dialect.name != "sqlite" \
-            else sum(db.session.scalars(sa.select(Holding.quantity)), Decimal(0))
+        total_qty = sum(db.session.scalars(sa.select(Holding.quantity)), Decimal(0))  # exact on both databases
     expected_qty = sum((Decimal(i + 1) + Decimal("0.5") for i in range(n)), Decimal(0))
-    if written != n or Decimal(total_qty) != expected_qty:
+    if written != n or total_qty != expected_qty:
         raise AssertionError(f"{written} holdings written (expected {n}), Σ quantity {total_qty} (expected {expected_qty})")
     total = t2 - t0
     print(f"  preview (parse, validate, compare): {t1 - t0:.2f} s")

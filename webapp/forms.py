@@ -55,33 +55,46 @@ def parse_decimal(text: str) -> Decimal:
     return Decimal(raw)
 
 
-def parse_quantity(text: str | None) -> Decimal:
-    """A positive, finite quantity with at most 10 decimal places, below 10^15."""
-    if not (text or "").strip():
-        raise ValueError("Enter a quantity.")
+def _finite_decimal(text: str, noun: str) -> Decimal:
+    """Typed text as an exact, finite Decimal; `noun` ("number", "amount") names it in the messages."""
     try:
         d = parse_decimal(text)
     except InvalidOperation:
-        raise ValueError(f"“{text[:40]}” is not a number.") from None
+        raise ValueError(f"“{text[:40]}” is not {'an' if noun == 'amount' else 'a'} {noun}.") from None
     if not d.is_finite():
-        raise ValueError("Enter a finite number.")
-    if d <= 0:
-        raise ValueError("The quantity must be greater than zero.")
+        raise ValueError(f"Enter a finite {noun}.")
+    return d
+
+
+def _storable(d: Decimal, subject: str) -> Decimal:
+    """Below 10^15 with at most QUANTITY_PLACES decimal places: what the columns hold exactly."""
     if d >= MAX_QUANTITY:
-        raise ValueError("That quantity is too large (the limit is 1,000,000,000,000,000).")
+        raise ValueError(f"That {subject} is too large (the limit is 1,000,000,000,000,000).")
     if d.as_tuple().exponent < -QUANTITY_PLACES and d != d.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
         raise ValueError(f"Use at most {QUANTITY_PLACES} decimal places.")
     return d
 
 
+def parse_quantity(text: str | None) -> Decimal:
+    """A positive, finite quantity with at most 10 decimal places, below 10^15."""
+    if not (text or "").strip():
+        raise ValueError("Enter a quantity.")
+    d = _finite_decimal(text, "number")
+    if d <= 0:
+        raise ValueError("The quantity must be greater than zero.")
+    return _storable(d, "quantity")
+
+
 class QuantityField(StringField):
     """A text field whose data is an exact Decimal (never float)."""
+
+    parse = staticmethod(parse_quantity)
 
     def process_formdata(self, valuelist):
         self.raw = valuelist[0] if valuelist else ""
         self.data = None
         try:
-            self.data = parse_quantity(self.raw)
+            self.data = self.parse(self.raw)
         except ValueError as exc:
             self.parse_error = str(exc)
         else:
@@ -102,33 +115,16 @@ def parse_cost(text: str | None) -> Decimal | None:
     at most 10 decimal places."""
     if not (text or "").strip():
         return None
-    try:
-        d = parse_decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"“{text[:40]}” is not an amount.") from None
-    if not d.is_finite():
-        raise ValueError("Enter a finite amount.")
+    d = _finite_decimal(text, "amount")
     if d < 0 or d.is_signed():
         raise ValueError("A cost cannot be negative.")
-    if d >= MAX_QUANTITY:
-        raise ValueError("That amount is too large (the limit is 1,000,000,000,000,000).")
-    if d.as_tuple().exponent < -QUANTITY_PLACES and d != d.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
-        raise ValueError(f"Use at most {QUANTITY_PLACES} decimal places.")
-    return d
+    return _storable(d, "amount")
 
 
 class CostField(QuantityField):
     """An optional exact amount (blank: unknown)."""
 
-    def process_formdata(self, valuelist):
-        self.raw = valuelist[0] if valuelist else ""
-        self.data = None
-        try:
-            self.data = parse_cost(self.raw)
-        except ValueError as exc:
-            self.parse_error = str(exc)
-        else:
-            self.parse_error = None
+    parse = staticmethod(parse_cost)
 
 
 COST_KINDS = {"total": "in total", "per_unit": "per unit"}
@@ -206,6 +202,15 @@ class QuantityForm(FlaskForm):
 class CostForm(FlaskForm):
     cost = CostField("Cost")
     cost_kind = SelectField("Cost is", choices=list(COST_KINDS.items()), default="total", validate_choice=True)
+
+
+def cost_within_limit(field, cost: Decimal | None) -> bool:
+    """A total cost (per unit x quantity may exceed what each was allowed to be) the column holds;
+    else the field says so."""
+    if cost is not None and cost >= MAX_QUANTITY:
+        field.errors.append("That makes a total cost over the limit of 1,000,000,000,000,000.")
+        return False
+    return True
 
 
 def total_cost(cost: Decimal | None, kind: str, quantity: Decimal | None) -> Decimal | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pricing_providers import ProviderError
 from webapp.extensions import db
 from webapp.models import Instrument, PortfolioSnapshot, Quote
-from webapp.portfolio import Position, PriceInfo, Valuation, value_portfolio
+from webapp.portfolio import PriceInfo, Valuation, value_portfolio
 
 from .context import job
 from .prices import _insert_ignoring_duplicates, instrument_ref, make_chain
@@ -82,9 +82,11 @@ def reconstruct_history(user_ids: list[int] | None = None, instrument_ids: list[
     closes = _daily_closes({iid for h in loaded.values() for _, _, iid, *_ in h.holdings},
                            datetime.combine(start, time.min, timezone.utc),
                            datetime.combine(until, time.min, timezone.utc))
+    ids = list(loaded)
+    for n in range(0, len(ids), 2000):  # rebuilt, never added to
+        db.session.execute(sa.delete(S).where(S.user_id.in_(ids[n:n + 2000]), S.reconstructed.is_(True)))
     rows, users = [], 0
     for uid, h in loaded.items():
-        db.session.execute(sa.delete(S).where(S.user_id == uid, S.reconstructed.is_(True)))
         if not h.holdings:
             continue
         end = first_real[uid].date() if uid in first_real else today
@@ -123,7 +125,7 @@ def _values_by_day(h, closes, start: date, end: date, fx) -> list[tuple[date, Va
     symbols = {iid: symbol for _, _, iid, symbol, *_ in h.holdings}
     pointers = {iid: 0 for iid in symbols}
     current: dict[str, PriceInfo] = {}
-    positions = [Position(hid, a, s, t, q) for hid, a, _, s, t, q, _ in h.holdings]
+    positions = h.positions()
     out = []
     day = start
     while day < end:

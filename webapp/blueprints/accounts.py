@@ -8,7 +8,8 @@ from flask_login import current_user, login_required
 from .. import assets
 from ..extensions import db
 from ..filters import quantity as format_quantity
-from ..forms import MAX_QUANTITY, AccountForm, CostForm, HoldingForm, QuantityForm, RenameAccountForm, total_cost
+from ..forms import (AccountForm, CostForm, HoldingForm, QuantityForm, RenameAccountForm, cost_within_limit,
+                     total_cost)
 from ..models import Account, Holding
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -126,8 +127,7 @@ def add_holding(account_id: int):
     form = HoldingForm()
     if not form.validate_on_submit():
         return _detail(account, holding_form=form, status=400)
-    if (form.total_cost() or 0) >= MAX_QUANTITY:
-        form.cost.errors.append("That makes a total cost over the limit of 1,000,000,000,000,000.")
+    if not cost_within_limit(form.cost, form.total_cost()):
         return _detail(account, holding_form=form, status=400)
     try:
         holding = assets.add_holding(account, form.symbol.data, form.asset_type.data, form.quantity.data,
@@ -166,8 +166,7 @@ def edit_cost(holding_id: int):
     if not form.validate_on_submit():
         return _detail(holding.account, status=400, failed_cost=(holding.id, form))
     cost = total_cost(form.cost.data, form.cost_kind.data, holding.quantity)
-    if cost is not None and cost >= MAX_QUANTITY:
-        form.cost.errors.append("That makes a total cost over the limit of 1,000,000,000,000,000.")
+    if not cost_within_limit(form.cost, cost):
         return _detail(holding.account, status=400, failed_cost=(holding.id, form))
     assets.set_cost(holding, cost)
     assets.portfolio_changed(current_user.id)
