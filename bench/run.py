@@ -130,22 +130,22 @@ def _run(args, configured, kind, out_dir: Path, report: Report, stack: Stack, st
     worker = stack.worker()
 
     with app.app_context():
-        from webapp import live
-        from workers import queues
+        from webapp.services import cache
+        from webapp.services import jobs
 
         # ---- warm-up: what a running installation already has (quotes, positions, summaries)
         print("\nwarm-up: value every user once (the cache a running installation has)")
-        warm = _run_job(queues.enqueue("default", "workers.portfolios.recompute_portfolios"), stack)
+        warm = _run_job(jobs.enqueue("default", "workers.portfolios.recompute_portfolios"), stack)
         print(f"  {warm.result['users']:,} users valued from scratch in {warm.seconds:.2f} s "
               f"(positions cached for {warm.result.get('positions_rebuilt', 0):,})")
 
         # ---- 1. the full cycle -----------------------------------------------------------
         print("\n1. refresh cycle: every instrument has a new price")
         moved = _move(replay_url, 1.0, seed=1)
-        jobs_before = live.job_stats()
+        jobs_before = cache.job_stats()
         with MemorySampler(worker.pid) as mem:
             cycle = _cycle(stack)
-        jobs_after = live.job_stats()
+        jobs_after = cache.job_stats()
         full, refresh = cycle["recompute"], cycle["refresh"]
         baseline = _raw_sql_aggregate(db.engine)
         full_s = full.seconds
@@ -240,14 +240,14 @@ def _cycle(stack: Stack) -> dict:
     """One refresh cycle through the worker, as the scheduler enqueues it."""
     from rq.job import Job
 
-    from webapp import live
-    from workers import queues
+    from webapp.services import cache
+    from webapp.services import jobs
 
-    refresh = _run_job(queues.enqueue("default", "workers.prices.refresh_prices"), stack)
+    refresh = _run_job(jobs.enqueue("default", "workers.prices.refresh_prices"), stack)
     job_id = refresh.result.get("recompute_job")
     if not job_id:
         raise RuntimeError(f"the cycle changed nothing: {refresh.result}")
-    recompute = _run_job(Job.fetch(job_id, connection=live.get_redis()), stack)
+    recompute = _run_job(Job.fetch(job_id, connection=cache.get_redis()), stack)
     wall = (recompute.job.ended_at - refresh.job.enqueued_at).total_seconds()
     return {"refresh": refresh, "recompute": recompute, "wall": wall}
 
@@ -447,17 +447,17 @@ def _sessions_for(app, n: int) -> list[str]:
     """Session cookies of n users as their login left them (Flask's cookie, signed with the
     app's key, for this client's address and user agent), the session token of each known
     to the poll as after a first page, and no fragment cached yet."""
-    from webapp import live
+    from webapp.services import cache
     from webapp.extensions import db
-    from webapp.fastpoll import identifier
+    from webapp.web.fastpoll import identifier
     from webapp.models import User
 
     with app.app_context():
         rows = db.session.execute(sa.select(User.id, User.session_token).order_by(User.id).limit(n)).all()
         signer = app.session_interface.get_signing_serializer(app)
         ident = identifier("127.0.0.1", None, AGENT)
-        live.set_session_tokens(dict(rows))
-        r = live.get_redis()
+        cache.set_session_tokens(dict(rows))
+        r = cache.get_redis()
         r.delete(*[f"{PREFIX}portfolio:{uid}:html" for uid, _ in rows])
         return [f"session={signer.dumps({'_user_id': f'{uid}:{token}', '_fresh': True, '_id': ident})}"
                 for uid, token in rows]

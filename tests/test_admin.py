@@ -49,9 +49,9 @@ def test_admin_pages_refuse_non_admins(user_client, url):
 
 def test_rq_dashboard_actions_are_refused_to_non_admins(app, user_client, redis_client):
     with app.app_context():
-        from workers import queues
+        from webapp.services import jobs
 
-        job = queues.enqueue("default", "workers.prices.refresh_prices")
+        job = jobs.enqueue("default", "workers.prices.refresh_prices")
     for url in (f"/admin/rq/job/{job.id}/delete", f"/admin/rq/job/{job.id}/requeue",
                 "/admin/rq/queue/default/queued/empty", "/admin/rq/queue/default/compact"):
         assert user_client.post(url).status_code == 403
@@ -62,9 +62,9 @@ def test_rq_dashboard_actions_are_refused_to_non_admins(app, user_client, redis_
 
 def test_admin_can_use_the_rq_dashboard(app, admin_client, redis_client):
     with app.app_context():
-        from workers import queues
+        from webapp.services import jobs
 
-        job = queues.enqueue("default", "workers.prices.refresh_prices")
+        job = jobs.enqueue("default", "workers.prices.refresh_prices")
     assert admin_client.get("/admin/rq/").status_code == 200
     data = admin_client.get("/admin/rq/0/data/queues.json").get_json()
     assert {q["name"]: q["count"] for q in data["queues"]}["default"] == 1
@@ -121,10 +121,10 @@ def test_metrics_after_a_refresh_cycle(app, admin_client, user_client, redis_cli
     url = post(user_client, "/accounts/", {"name": "Main", "kind": "brokerage"}).headers["Location"]
     post(user_client, f"{url}/holdings", {"symbol": "AAPL", "asset_type": "stock", "quantity": "1"})
     with app.app_context():
-        from workers import queues
-        from workers.queues import FolioWorker
+        from webapp.services import jobs
+        from webapp.services.jobs import FolioWorker
 
-        queues.enqueue("default", "workers.prices.refresh_prices")
+        jobs.enqueue("default", "workers.prices.refresh_prices")
         # the real worker class, forking a work horse per job as in production
         FolioWorker([Queue("default", connection=redis_client)], connection=redis_client).work(burst=True)
     text = admin_client.get("/metrics").get_data(as_text=True)
@@ -178,16 +178,16 @@ def test_an_alert_fires_once_and_resolves_once(make_app):
         app = make_app(ALERT_WEBHOOK_URL=receiver.url, PRICE_PROVIDERS="stooq,yahoo")
         with app.app_context():
             from pricing_providers import ProviderDown
-            from webapp import live
+            from webapp.services import cache
             from workers.alerts import evaluate_alerts
 
             assert evaluate_alerts()["provider_circuit_open"] is False
-            health = live.RedisHealth(threshold=2, cooldown=600)
+            health = cache.RedisHealth(threshold=2, cooldown=600)
             for _ in range(2):
                 health.failure("stooq", ProviderDown("HTTP 500"))
             assert evaluate_alerts()["provider_circuit_open"] is True
             evaluate_alerts()  # still failing: no second notification
-            assert "provider_circuit_open" in live.active_alerts()
+            assert "provider_circuit_open" in cache.active_alerts()
             health.success("stooq")
             assert evaluate_alerts()["provider_circuit_open"] is False
             evaluate_alerts()
@@ -212,9 +212,9 @@ def test_no_cycle_and_stale_and_failed_job_rules(app, user_client, redis_client)
     set_price(app, "AAPL", "10", as_of=datetime.now(timezone.utc) - timedelta(days=8))
     with app.app_context():
         assert evaluate_alerts()["stale_quotes"] is True
-        from webapp import live
+        from webapp.services import cache
 
-        live.finish_cycle({"started_at": datetime.now(timezone.utc).isoformat()})
+        cache.finish_cycle({"started_at": datetime.now(timezone.utc).isoformat()})
         assert evaluate_alerts()["no_successful_cycle"] is False
 
 

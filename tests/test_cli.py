@@ -154,7 +154,7 @@ def test_prices_backfill_from_yahoo_history_over_http(make_app, holding):
 def test_demo_seed_creates_the_demo_user_once_and_asks_for_its_history(app, redis_client):
     from rq import Queue
 
-    from webapp.demo import DEMO_HOLDINGS
+    from webapp.services.demo import DEMO_HOLDINGS
 
     result = run(app, "demo", "seed")
     assert result.exit_code == 0 and "demo user demo@folio.local" in result.output
@@ -167,7 +167,7 @@ def test_demo_seed_creates_the_demo_user_once_and_asks_for_its_history(app, redi
 def test_demo_history_is_asked_for_once_redis_is_up_and_only_while_there_is_none(app, redis_client):
     from rq import Queue
 
-    from webapp.demo import DEMO_HOLDINGS
+    from webapp.services.demo import DEMO_HOLDINGS
 
     symbols = sorted({s for holdings in DEMO_HOLDINGS.values() for s, _, _ in holdings})
     run(app, "demo", "seed")

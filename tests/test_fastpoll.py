@@ -9,7 +9,7 @@ from flask_login.utils import _create_identifier
 from conftest import PREFIX, login, make_user, post, set_price
 from test_portfolio import setup_portfolio, version_of
 from webapp.extensions import db
-from webapp.fastpoll import identifier
+from webapp.web.fastpoll import identifier
 from webapp.models import User
 
 

@@ -74,9 +74,9 @@ def test_a_locked_sqlite_database_gives_503_not_500(make_app, database_url):
 def test_a_job_that_meets_a_dead_database_is_retried(make_app, app, redis_client, database_url, tmp_path):
     with_holding(app)
     with app.app_context():
-        from workers import queues
+        from webapp.services import jobs
 
-        job = queues.enqueue("default", "workers.portfolios.recompute_portfolios")
+        job = jobs.enqueue("default", "workers.portfolios.recompute_portfolios")
     broken = make_app(SQLALCHEMY_DATABASE_URI=unreachable_database(database_url, tmp_path))
     default = Queue("default", connection=redis_client)
     with broken.app_context():

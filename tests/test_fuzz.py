@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from conftest import TOKEN_RE, login
 from quick_users import PASSWORD, quick_user
 from webapp.extensions import db
-from webapp.forms import CONTROL_RE, SYMBOL_RE, valid_email
+from webapp.web.forms import CONTROL_RE, SYMBOL_RE, valid_email
 from webapp.models import ACCOUNT_KINDS, ASSET_TYPES, Account, Holding, Instrument, Quote, User
 
 EXAMPLES = int(os.environ.get("FOLIO_FUZZ_EXAMPLES", "25"))

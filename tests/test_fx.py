@@ -75,8 +75,8 @@ def test_refresh_fx_stores_rates_and_falls_back_to_frankfurter(make_app, server)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(FxRate)) == 4
         assert current_rates()[("EUR", "INR")] == Decimal("93.215")
         # Redis forgot: rebuilt from the database
-        from webapp import live
+        from webapp.services import cache
 
-        live.get_redis().delete(live.key("fx", "EUR"))
+        cache.get_redis().delete(cache.key("fx", "EUR"))
         assert current_rates()[("USD", "EUR")] == Decimal(1) / Decimal("1.1186")
-        assert live.read_fx()[0]["USD"] == Decimal("1.1186")
+        assert cache.read_fx()[0]["USD"] == Decimal("1.1186")

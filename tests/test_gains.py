@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from conftest import login, make_user, post, set_price
 from webapp.extensions import db
-from webapp.filters import signed_money
+from webapp.web.filters import signed_money
 from webapp.models import Holding
-from webapp.portfolio import AccountRef, Position, PriceInfo, Valuation, value_portfolio
+from webapp.domain.valuation import AccountRef, Position, PriceInfo, Valuation, value_portfolio
 
 T = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 

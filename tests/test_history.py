@@ -8,8 +8,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from conftest import login, make_user, post, set_price
-from webapp import history as history_service
-from webapp.charts import line_chart
+from webapp.services import history as history_service
+from webapp.web.charts import line_chart
 from webapp.extensions import db
 from webapp.models import PortfolioSnapshot
 

@@ -53,27 +53,27 @@ def test_an_instrument_with_a_price_is_not_fetched_again(app, redis_client):
 def test_a_full_cycle_through_the_worker_updates_every_holder(app, redis_client):
     add_holding(app, "AMD", "3")
     with app.app_context():
-        from workers import queues
+        from webapp.services import jobs
 
-        queues.enqueue("default", "workers.prices.refresh_prices")
+        jobs.enqueue("default", "workers.prices.refresh_prices")
         SimpleWorker([Queue("default", connection=redis_client)], connection=redis_client).work(burst=True)
-        from webapp import live
+        from webapp.services import cache
 
-        assert live.last_cycle()["fetched"] == "1"
+        assert cache.last_cycle()["fetched"] == "1"
         uid = db.session.scalar(sa.text("select id from users"))
-        raw, token = live.read_portfolio(uid)
+        raw, token = cache.read_portfolio(uid)
     assert b'"symbol":"AMD"' in raw and b'"price":null' not in raw
 
 
 def _schedulers(app, n, interval=0.2):
-    from workers.schedule import scheduler
+    from webapp.services.schedule import scheduler
 
     with app.app_context():
         return [scheduler(interval) for _ in range(n)]
 
 
 def test_restarts_and_two_schedulers_leave_exactly_one_cron_registration(app):
-    from workers.schedule import reconcile
+    from webapp.services.schedule import reconcile
 
     with app.app_context():
         for sched in _schedulers(app, 3):  # three starts, e.g. a restart and a second machine
@@ -85,7 +85,7 @@ def test_restarts_and_two_schedulers_leave_exactly_one_cron_registration(app):
 
 
 def test_a_changed_schedule_replaces_the_old_registration(app, make_app):
-    from workers.schedule import reconcile
+    from webapp.services.schedule import reconcile
 
     with app.app_context():
         reconcile(_schedulers(app, 1)[0])
@@ -97,7 +97,7 @@ def test_a_changed_schedule_replaces_the_old_registration(app, make_app):
 
 
 def test_two_running_schedulers_enqueue_a_due_tick_once(app, redis_client):
-    from workers.schedule import reconcile
+    from webapp.services.schedule import reconcile
 
     s1, s2 = _schedulers(app, 2)
     with app.app_context():

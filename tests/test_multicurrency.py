@@ -11,8 +11,8 @@ from rq import Queue
 import payloads
 from conftest import login, make_user, post
 from replay import ReplayServer
-from webapp.filters import money
-from workers.queues import FolioWorker
+from webapp.web.filters import money
+from webapp.services.jobs import FolioWorker
 
 PER_EUR = {"USD": "1.1186", "GBP": "0.8412", "INR": "93.215", "JPY": "171.32"}
 # symbol -> (yahoo price, currency as Yahoo states it)

@@ -15,7 +15,7 @@ import payloads
 from conftest import PREFIX, login, make_user, post
 from replay import ReplayServer
 from webapp.extensions import db
-from webapp.filters import money
+from webapp.web.filters import money
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Quote
 
 # Yahoo and Stooq answer with different prices, so a test can tell who won.
@@ -213,9 +213,9 @@ def test_both_down_keeps_last_good_prices_labelled_stale_with_age_and_source(pri
     assert "stooq" in html
 
     with app.app_context():
-        from webapp import live
+        from webapp.services import cache
 
-        health = live.provider_health(["stooq", "yahoo"])
+        health = cache.provider_health(["stooq", "yahoo"])
     assert "provider_down" in health["stooq"]["last_error"]
 
 

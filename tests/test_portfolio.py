@@ -96,9 +96,9 @@ def test_a_new_cycle_rerenders_so_staleness_and_age_are_fresh(app, client):
     set_price(app, "AAPL", "100")
     v = version_of(client.get("/").get_data(as_text=True))
     with app.app_context():
-        from webapp import live
+        from webapp.services import cache
 
-        live.finish_cycle({"symbols": 0})
+        cache.finish_cycle({"symbols": 0})
     assert client.get(f"/portfolio/summary?v={v}").status_code == 200
 
 

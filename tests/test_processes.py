@@ -77,22 +77,22 @@ def test_two_schedulers_and_three_workers_run_exactly_one_cycle_per_tick(app, en
         for i in range(3):
             procs.append(start([_bin("python"), "-m", "flask", "worker"], env, tmp_path / f"worker{i}.log"))
         with app.app_context():
-            from webapp import live
-            from workers.schedule import scheduler
+            from webapp.services import cache
+            from webapp.services.schedule import scheduler
 
             sched = scheduler()
             # both schedulers start with no cycle ever run: exactly one "first cycle" between them
-            wait_for(lambda: live.job_stats().get("workers.prices.refresh_prices", (0,))[0] >= 1, 30,
+            wait_for(lambda: cache.job_stats().get("workers.prices.refresh_prices", (0,))[0] >= 1, 30,
                      "no first refresh cycle ran")
             time.sleep(1.0)
-            assert live.job_stats()["workers.prices.refresh_prices"][0] == 1
+            assert cache.job_stats()["workers.prices.refresh_prices"][0] == 1
             cron = [j for j in sched.get_jobs() if j.id.startswith("folio-cron-refresh_prices")]
             assert len(cron) == 1
             # make the next tick due now, as if ten minutes had passed
             redis_client.zadd(sched.scheduled_jobs_key, {cron[0].id: time.time() - 1})
-            wait_for(lambda: live.job_stats()["workers.prices.refresh_prices"][0] >= 2, 30, "the tick did not run")
+            wait_for(lambda: cache.job_stats()["workers.prices.refresh_prices"][0] >= 2, 30, "the tick did not run")
             time.sleep(1.5)  # several scheduler passes later: still one run for that tick
-            assert live.job_stats()["workers.prices.refresh_prices"][0] == 2
+            assert cache.job_stats()["workers.prices.refresh_prices"][0] == 2
             assert len([j for j in sched.get_jobs() if j.id.startswith("folio-cron-refresh_prices")]) == 1
             counts = db.session.execute(sa.select(Quote.instrument_id, sa.func.count()).group_by(Quote.instrument_id)).all()
             assert counts and all(n <= 2 for _, n in counts)  # no duplicated quote rows
@@ -109,9 +109,9 @@ def test_a_worker_killed_in_the_middle_of_a_recompute_leaves_nothing_half_done(a
     worker = start([_bin("python"), "-m", "flask", "worker"], env, tmp_path / "worker.log")
     try:
         with app.app_context():
-            from workers import queues
+            from webapp.services import jobs
 
-            job = queues.enqueue("default", "workers.portfolios.recompute_portfolios")
+            job = jobs.enqueue("default", "workers.portfolios.recompute_portfolios")
         started = StartedJobRegistry("default", connection=redis_client)
         wait_for(lambda: job.id in started.get_job_ids() or job.get_status(refresh=True) == "finished", 30,
                  "the recompute never started")
@@ -141,9 +141,9 @@ def test_a_worker_killed_in_the_middle_of_a_recompute_leaves_nothing_half_done(a
             sa.select(PortfolioSnapshot.user_id, sa.func.count()).group_by(PortfolioSnapshot.user_id)).all()
         assert len(snaps) == 3000  # every user valued...
         assert {n for _, n in snaps} == {1}  # ...once: no duplicate, no half-written snapshot
-        from webapp import live
+        from webapp.services import cache
 
-        raw, _ = live.read_portfolio(db.session.scalar(sa.select(sa.func.max(User.id))))
+        raw, _ = cache.read_portfolio(db.session.scalar(sa.select(sa.func.max(User.id))))
         assert raw is not None
 
 
@@ -196,9 +196,9 @@ def test_users_polling_while_a_cycle_runs_see_no_errors_and_correct_values(app, 
             t.start()
         time.sleep(min(1.0, LOAD_SECONDS / 4))
         with app.app_context():
-            from workers import queues
+            from webapp.services import jobs
 
-            queues.enqueue("default", "workers.prices.refresh_prices")  # a full cycle under load
+            jobs.enqueue("default", "workers.prices.refresh_prices")  # a full cycle under load
         for t in threads:
             t.join(LOAD_SECONDS + 30)
         p99 = statistics.quantiles(latencies, n=100)[98]
@@ -213,7 +213,7 @@ def test_users_polling_while_a_cycle_runs_see_no_errors_and_correct_values(app, 
             expected = _expected_totals()
         for i in (0, LOAD_USERS // 2, LOAD_USERS - 1):
             html = sessions[i].get(f"{base}/").text
-            from webapp.filters import money
+            from webapp.web.filters import money
 
             assert money(expected[f"u{i}@example.com"], "USD") in html
     finally:

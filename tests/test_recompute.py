@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from conftest import PREFIX
 from quick_users import password_hash
-from webapp import live
+from webapp.services import cache
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Quote, User
 
@@ -107,7 +107,7 @@ def test_the_database_sums_and_the_python_sums_agree(app):
             _load_prices_sql(raw, prices)
             by_sql = list(_stream_sql(uids, raw))
             conn.rollback()
-    from webapp.portfolio import encode_sums
+    from webapp.domain.valuation import encode_sums
 
     assert [(u, encode_sums(b, a)) for u, b, a in by_sql] == [(u, encode_sums(b, a)) for u, b, a in by_python]
 
@@ -130,15 +130,15 @@ def test_snapshots_of_an_interrupted_recompute_are_written_by_the_next_one(app, 
             if doc["holdings"] and not doc["pending"]:
                 doc["total"] = str(Decimal(doc["total"]) + 1)
                 text = json.dumps(doc, separators=(",", ":"))
-                entries[u] = live.PortfolioWrite(text, True, doc["positions"], None)
+                entries[u] = cache.PortfolioWrite(text, True, doc["positions"], None)
         assert entries
-        statuses, fields = live.write_portfolios(entries, datetime.now(timezone.utc).isoformat())
-        assert fields and all(st & 3 == live.SNAPSHOT for st in statuses.values())
+        statuses, fields = cache.write_portfolios(entries, datetime.now(timezone.utc).isoformat())
+        assert fields and all(st & 3 == cache.SNAPSHOT for st in statuses.values())
         assert snapshot_count(app) == before
         recompute_portfolios()  # the next job writes them first (and then undoes the fake totals)
         after = snapshot_count(app)
         assert after == before + 2 * len(entries)
-        assert not live.pending_snapshots()
+        assert not cache.pending_snapshots()
         recompute_portfolios()  # nothing pending, nothing changed: nothing written twice
         assert snapshot_count(app) == after
 
@@ -158,7 +158,7 @@ def test_a_pending_snapshot_already_written_is_not_written_twice(app, redis_clie
         n = snapshot_count(app)
         flush_pending_snapshots()
         assert snapshot_count(app) == n
-        assert not live.pending_snapshots()
+        assert not cache.pending_snapshots()
 
 
 def test_an_edit_the_cache_missed_is_found_by_the_next_recompute(app, client, redis_client):
@@ -188,7 +188,7 @@ def test_a_recompute_reads_every_price_in_one_round_trip(app, redis_client, monk
         from workers.portfolios import Prices
 
         Prices.current()  # fills Redis from the database
-        r = live.get_redis()
+        r = cache.get_redis()
         sent = []
         real = r.execute_command
         monkeypatch.setattr(r, "execute_command", lambda *a, **k: sent.append(a[0]) or real(*a, **k))

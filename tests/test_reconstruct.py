@@ -113,7 +113,7 @@ def test_values_recorded_while_the_holdings_were_entered_are_not_drawn(app, clie
     portfolio. The chart starts after the last entry; a holding added weeks later changes nothing."""
     from datetime import timedelta
 
-    from webapp import history as history_service
+    from webapp.services import history as history_service
     from webapp.models import Holding
 
     uid = make_user(app)

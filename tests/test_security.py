@@ -132,9 +132,9 @@ def test_with_the_right_token_the_same_requests_pass_the_check(app, world, subte
 
 def test_the_rq_dashboards_actions_are_for_admins_only_and_from_its_own_page(app, world, redis_client, subtests):
     with app.app_context():
-        from workers import queues
+        from webapp.services import jobs
 
-        job = queues.enqueue("default", "workers.prices.refresh_prices")
+        job = jobs.enqueue("default", "workers.prices.refresh_prices")
     ids = {**world["ids"], "job": job.id}
     own_page = {"X-Requested-With": "XMLHttpRequest", "Origin": "http://localhost"}
     for rule, method in rules(app, methods=STATE_CHANGING, rq=True):
@@ -204,9 +204,9 @@ def csp(resp) -> dict[str, list[str]]:
 
 def test_security_headers_on_every_page(app, world, subtests):
     with app.app_context():
-        from workers import queues
+        from webapp.services import jobs
 
-        job = queues.enqueue("default", "workers.prices.refresh_prices")
+        job = jobs.enqueue("default", "workers.prices.refresh_prices")
     ids = {**world["ids"], "job": job.id}
     pages = [(rule, "admin") for rule, _ in rules(app, methods={"GET"}, rq=True)]
     pages += [(rule, who) for rule, _ in rules(app, methods={"GET"}) for who in ("anonymous", "alice", "admin")]
@@ -261,7 +261,7 @@ def test_an_object_deleted_by_a_concurrent_request_is_404_not_500(app, world, mo
     another request deleted meanwhile crashed when it read the object back. The other request is
     simulated here, on its own connection, right after the edit's commit: a real race is a matter
     of timing."""
-    from webapp import assets
+    from webapp.services import assets
 
     alice, ids = world["alice"], world["ids"]
     for name, url, form, table in [

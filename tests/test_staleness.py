@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from webapp.staleness import is_stale
+from webapp.domain.staleness import is_stale
 
 UTC = timezone.utc
 # Wednesday 2026-11-25, 15:00 UTC = 10:00 in New York (NYSE open since 09:30)

@@ -9,8 +9,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from . import config as config_module
-from .extensions import cache, csrf, db, limiter, login_manager, migrate
+from webapp import config as config_module
+from webapp.extensions import cache, csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
@@ -25,9 +25,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     _allow_csv_uploads(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import live
+    from webapp.services.cache import connect as connect_redis
 
-    app.extensions["folio_redis"] = live.connect(app.config["REDIS_URL"])
+    app.extensions["folio_redis"] = connect_redis(app.config["REDIS_URL"])
     db.init_app(app)
     _enforce_sqlite_foreign_keys(app)
     migrate.init_app(app, db, compare_type=True, render_as_batch=True)
@@ -36,12 +36,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     cache.init_app(app)
     limiter.init_app(app)
 
-    from .auth_support import init_login
+    from webapp.web.login import init_login
 
     init_login(app)
 
-    from . import observability
-    from .blueprints import accounts, admin, auth, portfolio, settings
+    from webapp import observability
+    from webapp.blueprints import accounts, admin, auth, portfolio, settings
 
     observability.init_app(app)
     app.register_blueprint(auth.bp)
@@ -51,12 +51,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin.ops)
     admin.init_rq_dashboard(app)
-    from .blueprints import analysis, splits
+    from webapp.blueprints import analysis, splits
 
     app.register_blueprint(analysis.bp)
     app.register_blueprint(splits.bp)
 
-    from . import cli, filters
+    from webapp import cli
+    from webapp.web import filters
 
     cli.init_app(app)
     filters.init_app(app)
@@ -85,7 +86,7 @@ def _allow_csv_uploads(app: Flask) -> None:
     @app.before_request
     def larger_body_for_the_csv_import():
         if request.endpoint == "accounts.import_csv":
-            from .csv_import import MAX_BYTES
+            from webapp.services.csv_import import MAX_BYTES
 
             request.max_content_length = 3 * MAX_BYTES + 65536  # pasted text travels URL-encoded
             request.max_form_memory_size = 3 * MAX_BYTES
@@ -153,7 +154,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(429)
     def too_many(e):
         if request.endpoint in ("auth.login", "auth.login_code"):
-            from .blueprints.auth import login_rate_limited
+            from webapp.blueprints.auth import login_rate_limited
 
             return login_rate_limited(e)
         return page(429, "Too many requests", "Slow down a little and try again in a minute.")

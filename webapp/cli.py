@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import live
-from .extensions import db
-from .forms import SYMBOL_RE, normalise_email, normalise_symbol, parse_decimal, valid_email
-from .models import Instrument, Quote, User
+from webapp.services import cache
+from webapp.extensions import db
+from webapp.web.forms import SYMBOL_RE, normalise_email, normalise_symbol, parse_decimal, valid_email
+from webapp.models import Instrument, Quote, User
 
 prices_cli = AppGroup("prices", help="Refresh, show and set prices.")
 providers_cli = AppGroup("providers", help="Inspect the price provider chain.")
@@ -43,7 +43,7 @@ def _instrument(symbol: str) -> Instrument:
 @click.option("--sync", is_flag=True, help="Run now in this process instead of enqueueing a job.")
 def prices_refresh(symbols: tuple[str, ...], sync: bool) -> None:
     """Run a price refresh cycle."""
-    from workers import queues
+    from webapp.services import jobs
     from workers.prices import refresh_prices
 
     wanted = [_instrument(s).symbol for s in symbols] or None
@@ -56,7 +56,7 @@ def prices_refresh(symbols: tuple[str, ...], sync: bool) -> None:
             f"{stats['changed']} changed ({stats['seconds']}s)"
         )
     else:
-        job = queues.enqueue("default", "workers.prices.refresh_prices", wanted)
+        job = jobs.enqueue("default", "workers.prices.refresh_prices", wanted)
         click.echo(f"enqueued job {job.id}")
 
 
@@ -142,12 +142,12 @@ def prices_set(symbol: str, price: str, currency: str | None, as_of: str | None)
 @click.option("--sync", is_flag=True, help="Run now in this process instead of enqueueing a job (queue low).")
 def prices_backfill(symbol: str, days: int, sync: bool) -> None:
     """Load daily price history of SYMBOL from providers that offer it."""
-    from workers import queues
+    from webapp.services import jobs
     from workers.history import backfill
 
     inst = _instrument(symbol)
     if not sync:
-        job = queues.enqueue("low", "workers.history.backfill", inst.symbol, days, timeout=600)
+        job = jobs.enqueue("low", "workers.history.backfill", inst.symbol, days, timeout=600)
         click.echo(f"enqueued job {job.id}")
         return
     stats = backfill(inst.symbol, days)
@@ -164,8 +164,8 @@ def providers_list() -> None:
 
     chain = registry.parse_names(current_app.config["PRICE_PROVIDERS"])
     try:
-        health = live.provider_health(chain)
-    except live.RedisError:
+        health = cache.provider_health(chain)
+    except cache.RedisError:
         health = {}
     click.echo("chain: " + " -> ".join(chain))
     for name in registry.available():
@@ -293,7 +293,7 @@ def users_set_admin(email: str, revoke: bool) -> None:
 @click.option("--enable", is_flag=True, help="Enable the user again instead.")
 def users_disable(email: str, enable: bool) -> None:
     """Disable EMAIL: they cannot log in and their sessions end at once."""
-    from .models import new_session_token
+    from webapp.models import new_session_token
 
     user = _user(email)
     user.is_disabled = not enable
@@ -307,7 +307,7 @@ def users_disable(email: str, enable: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
 def users_reset_password(email: str, password_stdin: bool) -> None:
     """Set a new password for EMAIL and end their sessions."""
-    from .models import new_session_token
+    from webapp.models import new_session_token
 
     user = _user(email)
     user.set_password(_read_password(password_stdin))
@@ -320,12 +320,12 @@ def users_reset_password(email: str, password_stdin: bool) -> None:
 @click.argument("email")
 def users_reset_two_factor(email: str) -> None:
     """Turn EMAIL's two-factor login off (lost phone and recovery codes) and end their sessions."""
-    from . import two_factor
+    from webapp.services import users
 
     user = _user(email)
     if not user.has_two_factor:
         fail(f"{user.email} has no two-factor login.")
-    two_factor.disable(user)
+    users.disable(user)
     click.echo(f"two-factor login of {user.email} is off; their sessions have ended")
 
 
@@ -334,7 +334,7 @@ def users_reset_two_factor(email: str) -> None:
 @click.option("--password", default="demo-portfolio", show_default=True)
 def demo_seed(email: str, password: str) -> None:
     """Seed a demo user with two accounts, only into an empty database."""
-    from .demo import seed
+    from webapp.services.demo import seed
 
     if not seed(email, password):
         click.echo("database is not empty; demo data not seeded")
@@ -347,7 +347,7 @@ def demo_seed(email: str, password: str) -> None:
 def demo_history(email: str) -> None:
     """Ask for a year of the demo instruments' daily closes (queue low), if the demo user has no
     value history yet: `make run` does this once Redis is up."""
-    from .demo import request_history
+    from webapp.services.demo import request_history
 
     n = request_history(email)
     click.echo(f"{n} backfill job(s) enqueued" if n else "the demo portfolio has its history already")
@@ -359,10 +359,10 @@ def demo_history(email: str) -> None:
 @click.argument("queues", nargs=-1)
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker (queues high, default, low) inside the app context."""
-    from workers.queues import QUEUES, FolioWorker
+    from webapp.services.jobs import QUEUES, FolioWorker
 
     names = list(queues) or list(QUEUES)
-    w = FolioWorker(names, connection=live.get_redis())
+    w = FolioWorker(names, connection=cache.get_redis())
     w.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
 
 
@@ -374,17 +374,17 @@ def scheduler_command(interval: float, burst: bool) -> None:
     """Run rq-scheduler with Folio's periodic jobs (reconciled on start)."""
     import warnings
 
-    from workers import queues
-    from workers.schedule import reconcile, scheduler
+    from webapp.services import jobs
+    from webapp.services.schedule import reconcile, scheduler
 
     # crontab warns about a future change of its default; rq-scheduler passes naive local times
     warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler")
     sched = scheduler(interval)
     kept = reconcile(sched)
     click.echo("periodic jobs: " + ", ".join(kept))
-    if not live.last_cycle():  # a fresh install: price everything now, not at the next tick
-        if live.acquire_lock("first-cycle", 600):
-            queues.enqueue("default", "workers.prices.refresh_prices")
+    if not cache.last_cycle():  # a fresh install: price everything now, not at the next tick
+        if cache.acquire_lock("first-cycle", 600):
+            jobs.enqueue("default", "workers.prices.refresh_prices")
             click.echo("no refresh cycle has run yet: enqueued one now")
     sched.run(burst=burst)
 
@@ -398,7 +398,7 @@ holdings_cli = AppGroup("holdings", help="Adjust holdings: stock splits.")
 @click.option("--date", "effective", default=None, help="Effective date, YYYY-MM-DD (default: today, UTC).")
 def holdings_split(symbol: str, ratio: str, effective: str | None) -> None:
     """Split every holding of SYMBOL: quantity x RATIO (4:1, 4-for-1; 1:10 reverse), cost unchanged."""
-    from . import splits
+    from webapp.services import splits
 
     inst = _instrument(symbol)
     try:

@@ -11,8 +11,8 @@ import sqlalchemy.orm as so
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-from .types import ExactDecimal, UTCDateTime
+from webapp.extensions import db
+from webapp.types import ExactDecimal, UTCDateTime
 
 ASSET_TYPES = {"stock": "Stock", "etf": "ETF", "mutual_fund": "Mutual fund"}
 ACCOUNT_KINDS = {

@@ -140,11 +140,11 @@ def _user_id():
 
 # ---- job instrumentation (called by the worker) ----------------------------------------
 def job_finished(func_name: str, job_id: str, seconds: float, ok: bool) -> None:
-    from . import live
+    from webapp.services import cache
 
     try:
-        live.record_job(func_name, seconds, ok)
-    except live.RedisError:
+        cache.record_job(func_name, seconds, ok)
+    except cache.RedisError:
         pass
     job_log.log(
         logging.INFO if ok else logging.ERROR,
@@ -159,9 +159,9 @@ class StateCollector:
 
     def collect(self):
         from pricing_providers import registry
-        from workers.queues import queue_stats
+        from webapp.services.jobs import queue_stats
 
-        from . import live
+        from webapp.services import cache
 
         depth = GaugeMetricFamily("folio_queue_depth", "Jobs waiting per queue", labels=["queue"])
         failed = GaugeMetricFamily("folio_failed_jobs", "Failed jobs kept per queue", labels=["queue"])
@@ -173,13 +173,13 @@ class StateCollector:
             for name, (queued, failed_count) in queue_stats().items():
                 depth.add_metric([name], queued)
                 failed.add_metric([name], failed_count)
-            for name, (count, total, failures) in live.job_stats().items():
+            for name, (count, total, failures) in cache.job_stats().items():
                 jobs.add_metric([name], count, total)
                 job_failures.add_metric([name], failures)
-            for name, h in live.provider_health(registry.available()).items():
+            for name, h in cache.provider_health(registry.available()).items():
                 calls.add_metric([name, "ok"], float(h.get("calls_ok", 0)))
                 calls.add_metric([name, "error"], float(h.get("calls_failed", 0)))
-        except live.RedisError:
+        except cache.RedisError:
             pass
         yield from (depth, failed, jobs, job_failures, calls)
         age = oldest_quote_age()
@@ -193,8 +193,8 @@ class StateCollector:
 def oldest_quote_age() -> float | None:
     import sqlalchemy as sa
 
-    from .extensions import db
-    from .models import Holding, Quote
+    from webapp.extensions import db
+    from webapp.models import Holding, Quote
 
     newest = (
         sa.select(Quote.instrument_id, sa.func.max(Quote.as_of).label("as_of"))

@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import embedded
-from .config import INSTANCE_DIR, load_dotenv
+from webapp import embedded
+from webapp.config import INSTANCE_DIR, load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 

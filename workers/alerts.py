@@ -16,13 +16,13 @@ import requests
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp import live
+from webapp.services import cache
 from webapp.extensions import db
 from webapp.models import Holding, Instrument, Quote
-from webapp.staleness import is_stale
+from webapp.domain.staleness import is_stale
 
-from .context import job
-from .queues import queue_stats
+from workers.context import job
+from webapp.services.jobs import queue_stats
 
 log = logging.getLogger("folio.alerts")
 
@@ -62,7 +62,7 @@ def provider_circuit_open() -> Finding:
 
     chain = registry.parse_names(current_app.config["PRICE_PROVIDERS"])
     now = time.time()
-    open_ = sorted(n for n, h in live.provider_health(chain).items() if float(h.get("open_until", 0) or 0) > now)
+    open_ = sorted(n for n, h in cache.provider_health(chain).items() if float(h.get("open_until", 0) or 0) > now)
     return Finding(bool(open_), f"circuit open for {', '.join(open_)}" if open_ else "")
 
 
@@ -76,7 +76,7 @@ def no_successful_cycle() -> Finding:
     minutes = current_app.config["ALERT_NO_CYCLE_MINUTES"]
     if not db.session.scalar(sa.select(Holding.id).limit(1)):
         return Finding(False)  # nothing to price
-    started = live.last_cycle().get("started_at")
+    started = cache.last_cycle().get("started_at")
     if started is None:
         return Finding(True, f"no refresh cycle has completed (expected every {minutes} minutes)")
     age = (datetime.now(timezone.utc) - datetime.fromisoformat(started)).total_seconds() / 60
@@ -120,8 +120,8 @@ def evaluate_alerts() -> dict[str, bool]:
             log.exception("alert rule %s failed", name)
             continue
         result[name] = finding.firing
-        if finding.firing and live.set_alert(name, finding.detail):
+        if finding.firing and cache.set_alert(name, finding.detail):
             notify(name, "firing", finding.detail)
-        elif not finding.firing and live.clear_alert(name):
+        elif not finding.firing and cache.clear_alert(name):
             notify(name, "resolved", "back to normal")
     return result

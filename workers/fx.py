@@ -10,11 +10,11 @@ from flask import current_app
 
 from pricing_providers.fx import build_fx, cross_rates, fetch_first
 from pricing_providers.registry import parse_names
-from webapp import live
+from webapp.services import cache
 from webapp.extensions import db
 from webapp.models import FxRate
 
-from .context import job
+from workers.context import job
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,12 @@ def rates_per_eur_from_db() -> tuple[dict[str, Decimal], datetime | None, str | 
 def current_rates() -> dict[tuple[str, str], Decimal]:
     """All cross rates from the latest rates: Redis first, else the database (and heal Redis)."""
     try:
-        per_eur, as_of, source = live.read_fx()
+        per_eur, as_of, source = cache.read_fx()
         if not per_eur:
             per_eur, as_of, source = rates_per_eur_from_db()
             if per_eur:
-                live.write_fx(per_eur, as_of, source)
-    except live.RedisError:
+                cache.write_fx(per_eur, as_of, source)
+    except cache.RedisError:
         per_eur, _, _ = rates_per_eur_from_db()
     return cross_rates(per_eur) if per_eur else {}
 
@@ -73,14 +73,14 @@ def refresh_fx() -> dict:
     db.session.commit()
     per_eur = {r.quote: r.rate for r in rates if r.base == "EUR"}
     try:
-        before, _, _ = live.read_fx()
-    except live.RedisError:
+        before, _, _ = cache.read_fx()
+    except cache.RedisError:
         before = None
-    live.write_fx(per_eur, max(r.as_of for r in rates), rates[0].source)
+    cache.write_fx(per_eur, max(r.as_of for r in rates), rates[0].source)
     result = {"fetched": len(rates), "source": rates[0].source, "failed": [n for n, _ in failures]}
     users = users_holding_foreign_currency() if before != per_eur else []
     if users:  # new rates: revalue whoever holds something in another currency
-        from .queues import enqueue
+        from webapp.services.jobs import enqueue
 
         result["recompute_job"] = enqueue("default", "workers.portfolios.recompute_portfolios", user_ids=users).id
     result["revalued_users"] = len(users)

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from pricing_providers import ProviderError
 from webapp.extensions import db
 from webapp.models import Instrument, PortfolioSnapshot, Quote
-from webapp.portfolio import PriceInfo, Valuation, value_portfolio
+from webapp.domain.valuation import PriceInfo, Valuation, value_portfolio
 
-from .context import job
-from .prices import _insert_ignoring_duplicates, instrument_ref, make_chain
+from workers.context import job
+from workers.prices import _insert_ignoring_duplicates, instrument_ref, make_chain
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ def reconstruct_history(user_ids: list[int] | None = None, instrument_ids: list[
     new user sees a real chart on day one. These snapshots are marked `reconstructed`, are
     rebuilt each time (they are derived, never recorded values), and a day is only drawn
     when every holding has a price by then and converts to the base currency."""
-    from .fx import current_rates
-    from .portfolios import all_owners, holders_of, load_holdings
+    from workers.fx import current_rates
+    from workers.portfolios import all_owners, holders_of, load_holdings
 
     if user_ids is None:
         user_ids = holders_of(instrument_ids) if instrument_ids else all_owners()

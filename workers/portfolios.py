@@ -29,23 +29,13 @@ from typing import Iterable, NamedTuple, Sequence
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp import live
+from webapp.services import cache
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Quote, User
-from webapp.portfolio import (
-    EXACT,
-    AccountRef,
-    Position,
-    PriceInfo,
-    Summary,
-    Valuation,
-    encode_sums,
-    positions_fingerprint,
-    value_portfolio,
-)
+from webapp.domain.valuation import EXACT, AccountRef, Position, PriceInfo, Summary, Valuation, encode_sums, positions_fingerprint, value_portfolio
 from webapp.types import ExactDecimal
 
-from .context import job
+from workers.context import job
 
 log = logging.getLogger(__name__)
 BATCH = 2000  # ids per IN (...) list
@@ -88,15 +78,15 @@ def current_quotes(instruments: dict[str, int]) -> dict[str, PriceInfo]:
     """
     quotes: dict[str, PriceInfo] = {}
     try:
-        quotes = live.read_quotes(instruments)
-    except live.RedisError:
+        quotes = cache.read_quotes(instruments)
+    except cache.RedisError:
         log.warning("Redis unavailable; reading quotes from the database")
         return latest_quotes_from_db(instruments.values())
     missing = [iid for sym, iid in instruments.items() if sym not in quotes]
     if missing:
         from_db = latest_quotes_from_db(missing)
         if from_db:
-            live.write_quotes(from_db, datetime.now(timezone.utc))
+            cache.write_quotes(from_db, datetime.now(timezone.utc))
         quotes.update(from_db)
     return quotes
 
@@ -107,7 +97,7 @@ def rates_if_needed(base_currencies: Iterable[str], quotes: Iterable[PriceInfo])
     bases = set(base_currencies)
     if all(q.currency in bases for q in quotes):
         return {}
-    from .fx import current_rates
+    from workers.fx import current_rates
 
     return current_rates()
 
@@ -183,12 +173,12 @@ def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[in
             summary = value_portfolio(h.accounts, h.positions(), quotes, h.currency, fx).summary()
             fp = h.fingerprint()
             doc, total, accounts = summary.encode(fp)
-            positions = live.encode_positions(fp, h.currency, h.accounts, h.holdings)
-            entries[uid] = live.PortfolioWrite(doc, summary.snapshot_worthy, fp, positions)
+            positions = cache.encode_positions(fp, h.currency, h.accounts, h.holdings)
+            entries[uid] = cache.PortfolioWrite(doc, summary.snapshot_worthy, fp, positions)
             rows[uid] = f"{summary.currency}|{total}|{accounts}"
         try:
             statuses = _store(entries, rows, snapshot=snapshot)
-        except live.RedisError:
+        except cache.RedisError:
             log.warning("Redis unavailable; %d portfolios not cached", len(entries))
             continue
         changed |= {uid for uid, st in statuses.items() if st % 4}
@@ -206,15 +196,15 @@ class Prices(NamedTuple):
         """Redis first (one script call), the database for what Redis lacks (and heal Redis)."""
         symbols = dict(db.session.execute(sa.select(Instrument.symbol, Instrument.id)).all())
         try:
-            cached = live.read_prices(list(symbols))
-        except live.RedisError:
+            cached = cache.read_prices(list(symbols))
+        except cache.RedisError:
             return cls({symbols[s]: (q.price, q.currency) for s, q in latest_quotes_from_db(symbols.values()).items()})
         by_id = {symbols[s]: p for s, p in cached.items()}
         missing = [iid for s, iid in symbols.items() if s not in cached]
         if missing:
             from_db = latest_quotes_from_db(missing)
             if from_db:
-                live.write_quotes(from_db, datetime.now(timezone.utc))
+                cache.write_quotes(from_db, datetime.now(timezone.utc))
             by_id.update({symbols[s]: (q.price, q.currency) for s, q in from_db.items()})
         return cls(by_id)
 
@@ -353,7 +343,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
     timings: dict[str, float] = defaultdict(float)
     t0 = time.perf_counter()
     prices = Prices.current()
-    from .fx import current_rates
+    from workers.fx import current_rates
 
     fx = current_rates()  # every pair, read once: a chunk's users may have any base currency
     timings["prices"] = time.perf_counter() - t0
@@ -375,7 +365,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
         for uid, st in statuses.items():
             if st % 4:
                 changed.add(uid)
-            if st & live.POSITIONS_STALE:
+            if st & cache.POSITIONS_STALE:
                 stale.append(uid)
 
     with db.engine.connect() as conn, ThreadPoolExecutor(1, thread_name_prefix="recompute") as pool:
@@ -389,7 +379,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
                 user_ids = all_owners()
             stream = _stream_python(user_ids, prices, raw)
         writes: deque = deque()
-        entries: dict[int, live.PortfolioWrite] = {}
+        entries: dict[int, cache.PortfolioWrite] = {}
         rows: dict[int, str] = {}
 
         def flush() -> None:
@@ -406,7 +396,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
                     continue  # the user is gone
                 users += 1
                 e = encode_sums(base, accounts, fx)
-                entries[uid] = live.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None)
+                entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None)
                 rows[uid] = f"{base}|{e.total}|{e.account_values}"
                 if len(entries) >= CHUNK:
                     timings["read_and_value"] += time.perf_counter() - t
@@ -423,7 +413,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
         t = time.perf_counter()
         if snapshot:
             _insert_snapshots(deferred, fresh=True)
-        live.clear_pending_snapshots(deferred_fields)
+        cache.clear_pending_snapshots(deferred_fields)
         timings["snapshots"] += time.perf_counter() - t
     if stale:  # positions missing (a flushed Redis, users never valued) or behind an edit
         t = time.perf_counter()
@@ -434,7 +424,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
     return changed, {k: round(v, 3) for k, v in timings.items()}
 
 
-def _store_in(app, entries: dict[int, live.PortfolioWrite], rows: dict[int, str], insert: bool):
+def _store_in(app, entries: dict[int, cache.PortfolioWrite], rows: dict[int, str], insert: bool):
     """A writer thread's share: Redis, and the snapshots unless the caller defers them.
     Its own app context, database session and connection."""
     spent: dict[str, float] = defaultdict(float)
@@ -442,13 +432,13 @@ def _store_in(app, entries: dict[int, live.PortfolioWrite], rows: dict[int, str]
         try:
             now = datetime.now(timezone.utc)
             t = time.perf_counter()
-            statuses, fields = live.write_portfolios(entries, now.isoformat())
+            statuses, fields = cache.write_portfolios(entries, now.isoformat())
             spent["redis"] += time.perf_counter() - t
-            due = [(uid, now, rows[uid], st & 3 == live.SNAPSHOT_IF_NEW) for uid, st in statuses.items() if st & 2]
+            due = [(uid, now, rows[uid], st & 3 == cache.SNAPSHOT_IF_NEW) for uid, st in statuses.items() if st & 2]
             if insert and fields:
                 t = time.perf_counter()
                 _insert_snapshots(due, fresh=True)
-                live.clear_pending_snapshots(fields)
+                cache.clear_pending_snapshots(fields)
                 spent["snapshots"] += time.perf_counter() - t
                 due, fields = [], []
             return statuses, fields, due, spent
@@ -457,29 +447,29 @@ def _store_in(app, entries: dict[int, live.PortfolioWrite], rows: dict[int, str]
 
 
 # ---- storing: Redis first, the snapshot rows pending there until they are in the database -----
-def _store(entries: dict[int, live.PortfolioWrite], rows: dict[int, str], *, snapshot: bool,
+def _store(entries: dict[int, cache.PortfolioWrite], rows: dict[int, str], *, snapshot: bool,
            timings=None) -> dict[int, int]:
     """Write to Redis; insert the snapshots that are due (rows: "currency|total|account values")."""
     now = datetime.now(timezone.utc)
     t = time.perf_counter()
-    statuses, fields = live.write_portfolios(entries, now.isoformat())
+    statuses, fields = cache.write_portfolios(entries, now.isoformat())
     if timings is not None:
         timings["redis"] += time.perf_counter() - t
     if not fields:
         return statuses
     if snapshot:
         t = time.perf_counter()
-        _insert_snapshots([(uid, now, rows[uid], st & 3 == live.SNAPSHOT_IF_NEW)
+        _insert_snapshots([(uid, now, rows[uid], st & 3 == cache.SNAPSHOT_IF_NEW)
                            for uid, st in statuses.items() if st & 2])
         if timings is not None:
             timings["snapshots"] += time.perf_counter() - t
-    live.clear_pending_snapshots(fields)
+    cache.clear_pending_snapshots(fields)
     return statuses
 
 
 def flush_pending_snapshots() -> int:
     """Insert the snapshots a killed recompute decided on but may not have written."""
-    pending = live.pending_snapshots()
+    pending = cache.pending_snapshots()
     if not pending:
         return 0
     rows = []
@@ -490,7 +480,7 @@ def flush_pending_snapshots() -> int:
             row = f"{doc['currency']}|{doc['total']}|{json.dumps(doc['accounts'], separators=(',', ':'))}"
             rows.append((uid, as_of, row, only_if_new))
     n = _insert_snapshots(rows)
-    live.clear_pending_snapshots(pending)
+    cache.clear_pending_snapshots(pending)
     log.info("wrote %d pending snapshot(s) of an interrupted recompute", n)
     return n
 
@@ -598,7 +588,7 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
     started = time.perf_counter()
     try:
         flush_pending_snapshots()
-    except live.RedisError:
+    except cache.RedisError:
         log.warning("Redis unavailable; pending snapshots left for later")
     if user_ids is None and instrument_ids is not None:
         instrument_ids = sorted(set(instrument_ids))
@@ -622,16 +612,16 @@ def portfolio_for(user_id: int) -> tuple[Valuation, str, bool]:
     when Redis forgot them; computed from the database alone when Redis is down.
     """
     try:
-        pos, quotes, token = live.read_live(user_id)
+        pos, quotes, token = cache.read_live(user_id)
         if pos is None:
             recompute_users([user_id], snapshot=False)
-            pos, quotes, token = live.read_live(user_id)
+            pos, quotes, token = cache.read_live(user_id)
         if pos is not None:
             missing = {s: i for s, i in pos.instruments.items() if s not in quotes}
             if missing:  # never priced, or Redis lost them: the database knows (and heals Redis)
                 quotes.update(current_quotes(missing))
             fx = rates_if_needed((pos.currency,), quotes.values())
             return value_portfolio(pos.accounts, pos.positions, quotes, pos.currency, fx), token, True
-    except live.RedisError:
+    except cache.RedisError:
         log.warning("Redis unavailable; valuing user %s from the database", user_id)
     return value_users([user_id])[user_id], "offline", False

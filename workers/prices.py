@@ -13,14 +13,14 @@ from flask import current_app
 from pricing_providers import Chain, InstrumentRef, Quote as ProviderQuote, build_chain
 from pricing_providers.manual import ManualProvider
 from pricing_providers.simulated import SimulatedProvider
-from webapp import live
+from webapp.services import cache
 from webapp.extensions import db
 from webapp.models import Holding, Instrument, Quote
-from webapp.portfolio import PriceInfo
+from webapp.domain.valuation import PriceInfo
 
-from . import queues
-from .context import job
-from .portfolios import current_quotes, recompute_portfolios
+from webapp.services import jobs
+from workers.context import job
+from workers.portfolios import current_quotes, recompute_portfolios
 
 log = logging.getLogger(__name__)
 CYCLE_LOCK_TTL = 900
@@ -67,8 +67,8 @@ def make_chain(spec: str | None = None) -> Chain:
     return build_chain(
         spec or cfg["PRICE_PROVIDERS"],
         cfg,
-        health=live.RedisHealth(cfg["PROVIDER_FAILURE_THRESHOLD"], cfg["PROVIDER_COOLDOWN_SECONDS"]),
-        throttle=live.RedisThrottle(),
+        health=cache.RedisHealth(cfg["PROVIDER_FAILURE_THRESHOLD"], cfg["PROVIDER_COOLDOWN_SECONDS"]),
+        throttle=cache.RedisThrottle(),
         extra={
             "manual": ManualProvider(lookup=manual_lookup),
             "simulated": SimulatedProvider(step=cfg["SIMULATED_STEP_SECONDS"]),
@@ -160,7 +160,7 @@ def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dic
             learned,
         )
     db.session.commit()
-    live.write_quotes(
+    cache.write_quotes(
         {s: PriceInfo(price=q.price, currency=q.currency, as_of=q.as_of, source=q.source, previous_close=closes[s])
          for s, q in fresh.items()},
         now,
@@ -192,7 +192,7 @@ def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = Non
 @job
 def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> dict:
     """One refresh cycle: all held instruments, then recompute the holders of changed ones."""
-    token = live.acquire_lock("cycle", CYCLE_LOCK_TTL)
+    token = cache.acquire_lock("cycle", CYCLE_LOCK_TTL)
     if token is None:
         log.info("refresh_prices: another cycle is running; skipped")
         return {"skipped": "another cycle is running"}
@@ -204,8 +204,8 @@ def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> d
             if sync:
                 recompute_portfolios(instrument_ids=changed)
             else:  # one job for every holder of every changed instrument: never one per symbol or user
-                stats["recompute_job"] = queues.enqueue("default", "workers.portfolios.recompute_portfolios", changed).id
-        live.finish_cycle(
+                stats["recompute_job"] = jobs.enqueue("default", "workers.portfolios.recompute_portfolios", changed).id
+        cache.finish_cycle(
             {
                 "started_at": started.isoformat(),
                 "seconds": stats["seconds"],
@@ -218,7 +218,7 @@ def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> d
         log.info("refresh_prices: %s", stats)
         return stats
     finally:
-        live.release_lock("cycle", token)
+        cache.release_lock("cycle", token)
 
 
 @job

@@ -17,10 +17,10 @@ from rq.job import Job
 
 from conftest import make_user, set_price
 from pricing_providers.simulated import SimulatedProvider
-from webapp import assets
+from webapp.services import assets
 from webapp.extensions import db
 from webapp.models import Holding, User
-from workers import queues
+from webapp.services import jobs
 from workers.portfolios import current_quotes
 
 from .ui import (
@@ -256,7 +256,7 @@ def test_dashboard_total_follows_price_refreshes_without_reload(browse, server, 
     # 2. a whole refresh cycle run by the RQ worker: refresh_prices, then recompute_portfolios
     started = time.monotonic()
     with app.app_context():
-        job_id = queues.enqueue("default", "workers.prices.refresh_prices").id
+        job_id = jobs.enqueue("default", "workers.prices.refresh_prices").id
     server.wait_idle(timeout=10)
     job = Job.fetch(job_id, connection=server.redis())
     assert job.get_status() == "finished", job.get_status()

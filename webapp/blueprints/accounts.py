@@ -5,12 +5,11 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import assets
-from ..extensions import db
-from ..filters import quantity as format_quantity
-from ..forms import (AccountForm, CostForm, HoldingForm, QuantityForm, RenameAccountForm, cost_within_limit,
-                     total_cost)
-from ..models import Account, Holding
+from webapp.services import assets
+from webapp.extensions import db
+from webapp.web.filters import quantity as format_quantity
+from webapp.web.forms import AccountForm, CostForm, HoldingForm, QuantityForm, RenameAccountForm, cost_within_limit, total_cost
+from webapp.models import Account, Holding
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -189,7 +188,7 @@ def delete_holding(holding_id: int):
 @bp.route("/import", methods=["GET", "POST"])
 def import_csv():
     """Upload (or paste) a CSV, see a preview with every error by line, then confirm."""
-    from .. import csv_import
+    from webapp.services import csv_import
 
     if request.method != "POST":  # GET or HEAD
         return render_template("accounts/import.html", preview=None, text="")
@@ -221,7 +220,7 @@ def import_csv():
 
 @bp.get("/export.csv")
 def export_csv():
-    from .. import csv_import
+    from webapp.services import csv_import
 
     resp = make_response(csv_import.export(current_user))
     resp.headers["Content-Type"] = "text/csv; charset=utf-8"

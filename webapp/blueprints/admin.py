@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import live, observability
-from ..extensions import csrf, db
-from ..models import User
+from webapp.services import cache
+from webapp import observability
+from webapp.extensions import csrf, db
+from webapp.models import User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ops = Blueprint("ops", __name__)
@@ -31,17 +32,17 @@ bp.before_request(admin_gate)
 def status() -> dict:
     """What an operator needs at a glance; each part degrades on its own."""
     from pricing_providers import registry
-    from workers.queues import queue_stats
+    from webapp.services.jobs import queue_stats
 
     chain = registry.parse_names(current_app.config["PRICE_PROVIDERS"])
     out: dict = {"chain": chain, "redis_ok": True, "now": datetime.now(timezone.utc).timestamp()}
     out["users"] = db.session.scalar(sa.select(sa.func.count()).select_from(User))
     try:
-        out["providers"] = live.provider_health(chain)
-        out["cycle"] = live.last_cycle()
+        out["providers"] = cache.provider_health(chain)
+        out["cycle"] = cache.last_cycle()
         out["queues"] = queue_stats()
-        out["alerts"] = live.active_alerts()
-    except live.RedisError:
+        out["alerts"] = cache.active_alerts()
+    except cache.RedisError:
         out.update(redis_ok=False, providers={}, cycle={}, queues={}, alerts={})
     for h in out["providers"].values():
         ok, failed = int(h.get("calls_ok", 0) or 0), int(h.get("calls_failed", 0) or 0)
@@ -75,8 +76,8 @@ def readyz():
         db.session.rollback()
         failing["database"] = type(exc).__name__
     try:
-        live.get_redis().ping()
-    except live.RedisError as exc:
+        cache.get_redis().ping()
+    except cache.RedisError as exc:
         failing["redis"] = type(exc).__name__
     if failing:
         return jsonify(status="unavailable", failing=failing), 503

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
 from flask_login import current_user, login_required
 
-from .. import history as history_service
-from ..allocation import allocate
-from ..charts import bar_widths, line_chart
-from ..models import ASSET_TYPES
+from webapp.services import history as history_service
+from webapp.domain.allocation import allocate
+from webapp.web.charts import bar_widths, line_chart
+from webapp.models import ASSET_TYPES
 
 bp = Blueprint("analysis", __name__)
 HISTORY_POLL_SECONDS = 60

@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import two_factor
-from ..extensions import db, limiter
-from ..forms import LoginCodeForm, LoginForm, RegisterForm, normalise_email
-from ..models import User, new_session_token, utcnow
+from webapp.services import users
+from webapp.extensions import db, limiter
+from webapp.web.forms import LoginCodeForm, LoginForm, RegisterForm, normalise_email
+from webapp.models import User, new_session_token, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -160,13 +160,13 @@ def login_code():
         return render_template("auth/login_code.html", form=form)
     if not form.validate_on_submit():
         return render_template("auth/login_code.html", form=form), 400
-    method = two_factor.verify(user, form.code.data)
+    method = users.verify(user, form.code.data)
     if method is None:
         return render_template("auth/login_code.html", form=form,
                                error="That code is not right, or it was used already."), 401
     resp = _finish_login(user, state.get("remember", False), safe_next(state.get("next")))
     if method == "recovery":
-        left = two_factor.recovery_codes_left(user)
+        left = users.recovery_codes_left(user)
         flash(f"You logged in with a recovery code; {left} of them left. "
               "Get new ones in Settings if you are running out.", "warning")
     return resp

@@ -8,8 +8,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, make_response, render_template, request
 from flask_login import current_user, login_required
 
-from .. import fastpoll, live
-from ..staleness import judge
+from webapp.web import fastpoll
+from webapp.services import cache
+from webapp.domain.staleness import judge
 from workers.portfolios import portfolio_for
 
 bp = Blueprint("portfolio", __name__)
@@ -33,8 +34,8 @@ def dashboard():
     valuation, token, live_ok = portfolio_for(current_user.id)
     if live_ok:
         try:  # the database has just vouched for this session: the poll may trust it
-            live.remember_session(current_user.id, current_user.session_token)
-        except live.RedisError:
+            cache.remember_session(current_user.id, current_user.session_token)
+        except cache.RedisError:
             pass
     return render_template("portfolio/dashboard.html", **_context(valuation, token, live_ok))
 
@@ -58,8 +59,8 @@ def summary():
         token, html = checked[2], None
     else:
         try:
-            token, html = live.read_fragment(current_user.id, current_user.session_token)
-        except live.RedisError:
+            token, html = cache.read_fragment(current_user.id, current_user.session_token)
+        except cache.RedisError:
             token, html = "offline", None
     if shown and shown != "offline" and shown == token:
         resp = make_response("", 204)  # nothing changed: one Redis round trip, no render
@@ -69,8 +70,8 @@ def summary():
             html = render_template("portfolio/_summary.html", **_context(valuation, token, live_ok))
             if live_ok:
                 try:  # every poll that finds this version gets this rendering
-                    live.store_fragment(current_user.id, token, html)
-                except live.RedisError:
+                    cache.store_fragment(current_user.id, token, html)
+                except cache.RedisError:
                     pass
         resp = make_response(html)
         if shown:  # a poll found a new version: widgets that follow the summary ask again

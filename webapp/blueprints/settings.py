@@ -5,10 +5,11 @@ import segno
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
-from .. import totp, two_factor
-from ..extensions import db, limiter
-from ..forms import BaseCurrencyForm, ChangePasswordForm, EnableTwoFactorForm, TwoFactorPasswordForm
-from ..models import new_session_token
+from webapp import totp
+from webapp.services import users
+from webapp.extensions import db, limiter
+from webapp.web.forms import BaseCurrencyForm, ChangePasswordForm, EnableTwoFactorForm, TwoFactorPasswordForm
+from webapp.models import new_session_token
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 SETUP_SECRET = "totp_setup_secret"  # the secret being set up, until the first code proves it
@@ -53,7 +54,7 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
         password_form=password_form or ChangePasswordForm(formdata=None),
         disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
         codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
-        codes_left=two_factor.recovery_codes_left(user) if user.has_two_factor else 0,
+        codes_left=users.recovery_codes_left(user) if user.has_two_factor else 0,
         **extra,
     ), status
 
@@ -113,12 +114,12 @@ def two_factor_setup():
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
-            step = totp.matching_step(secret, two_factor.normalise_code(form.code.data))
+            step = totp.matching_step(secret, users.normalise_code(form.code.data))
             if step is None:
                 form.code.errors.append("That code does not match. Check the time on your phone and try the "
                                         "newest code.")
             else:
-                codes = two_factor.enable(current_user, secret, step)
+                codes = users.enable(current_user, secret, step)
                 session.pop(SETUP_SECRET, None)
                 _keep_this_session_only()
                 flash("Two-factor login is on. You were logged out everywhere else.", "success")
@@ -143,7 +144,7 @@ def _check_password_and_code(form: TwoFactorPasswordForm):
     if not current_user.check_password(form.password.data):
         form.password.errors.append("That is not your password.")
         return 401
-    if two_factor.verify(current_user, form.code.data) is None:
+    if users.verify(current_user, form.code.data) is None:
         form.code.errors.append("That code is not right, or it was used already.")
         return 401
     return None
@@ -161,7 +162,7 @@ def two_factor_disable():
     failed = _check_password_and_code(form)
     if failed:
         return _page(failed, disable_form=form)
-    two_factor.disable(current_user)
+    users.disable(current_user)
     _keep_this_session_only()
     flash("Two-factor login is off. You were logged out everywhere else.", "info")
     return redirect(url_for(".index"))
@@ -176,6 +177,6 @@ def recovery_codes():
     failed = _check_password_and_code(form)
     if failed:
         return _page(failed, codes_form=form)
-    codes = two_factor.regenerate_recovery_codes(current_user)
+    codes = users.regenerate_recovery_codes(current_user)
     return _no_store(current_app.make_response(render_template("settings/recovery_codes.html", codes=codes,
                                                                renewed=True)))

@@ -12,9 +12,9 @@ import secrets
 
 import sqlalchemy as sa
 
-from . import totp
-from .extensions import db
-from .models import RecoveryCode, User, new_session_token, utcnow
+from webapp import totp
+from webapp.extensions import db
+from webapp.models import RecoveryCode, User, new_session_token, utcnow
 
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # base32: 16 characters carry 80 bits

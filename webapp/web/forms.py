@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
-from .models import ACCOUNT_KINDS, ASSET_TYPES
+from webapp.models import ACCOUNT_KINDS, ASSET_TYPES
 
 # no spaces, controls or the characters that delimit addresses in mail headers and HTML
 _EMAIL_ATOM = r"[^@\s<>()\[\]\\,;:\"\x00-\x1f\x7f-\x9f]"
@@ -223,7 +223,7 @@ def total_cost(cost: Decimal | None, kind: str, quantity: Decimal | None) -> Dec
 
 # ---- settings and two-factor login --------------------------------------------------------
 def check_code(form, field):
-    from .two_factor import looks_like_code
+    from webapp.services.users import looks_like_code
 
     if not looks_like_code(field.data):
         raise ValidationError("Enter the 6-digit code from your authenticator app, or a recovery code.")

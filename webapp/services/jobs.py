@@ -6,7 +6,8 @@ import time
 from rq import Queue, Retry, Worker
 from rq.registry import FailedJobRegistry
 
-from webapp import live, observability
+from webapp.services import cache
+from webapp import observability
 from webapp.extensions import db
 
 QUEUES = ("high", "default", "low")
@@ -14,7 +15,7 @@ TRANSIENT_RETRY = Retry(max=3, interval=[10, 30, 60])
 
 
 def queue(name: str = "default") -> Queue:
-    return Queue(name, connection=live.get_redis())
+    return Queue(name, connection=cache.get_redis())
 
 
 def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeout: int = 600, **kwargs):
@@ -33,7 +34,7 @@ def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeou
 
 def queue_stats() -> dict[str, tuple[int, int]]:
     """queue name -> (jobs waiting, failed jobs kept), in one round trip."""
-    r = live.get_redis()
+    r = cache.get_redis()
     pipe = r.pipeline(transaction=False)
     for name in QUEUES:
         q = Queue(name, connection=r)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from .portfolio import Valuation
+from webapp.domain.valuation import Valuation
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-from .portfolio import EXACT, ZERO, Valuation
+from webapp.domain.valuation import EXACT, ZERO, Valuation
 
 HUNDRED = Decimal(100)
 TOP = 10

@@ -7,9 +7,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .forms import MAX_QUANTITY
-from .models import Account, Holding, Instrument, Quote, User
+from webapp.extensions import db
+from webapp.web.forms import MAX_QUANTITY
+from webapp.models import Account, Holding, Instrument, Quote, User
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +112,17 @@ def delete(obj: Account | Holding) -> None:
 
 def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> None:
     """Revalue the user's portfolio now; price a new instrument at once, off the request."""
-    from workers import queues
+    from webapp.services import jobs
     from workers.portfolios import current_quotes, recompute_users
 
-    from .staleness import is_stale
+    from webapp.domain.staleness import is_stale
 
     try:
         recompute_users([user_id])
         if instrument is not None:
             quote = current_quotes({instrument.symbol: instrument.id}).get(instrument.symbol)
             if quote is None or is_stale(instrument.symbol, instrument.asset_type, quote.as_of):
-                queues.enqueue("high", "workers.prices.refresh_symbol", instrument.id,
+                jobs.enqueue("high", "workers.prices.refresh_symbol", instrument.id,
                                job_id=f"refresh_symbol-{instrument.id}", timeout=120)
             history_for(user_id, instrument)
     except Exception:  # Redis down: the page still works from the database
@@ -132,26 +132,26 @@ def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> Non
 def history_for(user_id: int, instrument: Instrument) -> None:
     """A new holding: load the instrument's daily history once (which also rebuilds its holders'
     past values), or, when it has some already, rebuild this user's past values (queue `low`)."""
-    from workers import queues
+    from webapp.services import jobs
     from workers.history import RECONSTRUCT_DAYS
 
     # how many quotes, up to 5 (a busy instrument has thousands: no need to count them in a request)
     known = db.session.scalar(sa.select(sa.func.count()).select_from(
         sa.select(Quote.id).where(Quote.instrument_id == instrument.id).limit(5).subquery()))
     if known < 5:
-        queues.enqueue("low", "workers.history.backfill", instrument.symbol, RECONSTRUCT_DAYS,
+        jobs.enqueue("low", "workers.history.backfill", instrument.symbol, RECONSTRUCT_DAYS,
                        job_id=f"backfill-{instrument.id}", timeout=600)
     else:
-        queues.enqueue("low", "workers.history.reconstruct_history", user_ids=[user_id],
+        jobs.enqueue("low", "workers.history.reconstruct_history", user_ids=[user_id],
                        job_id=f"reconstruct-{user_id}", timeout=600)
 
 
 def price_new_instruments(instrument_ids: list[int], limit: int = 100) -> None:
     """Ask for first prices of instruments just added in bulk (the rest come with the next cycle)."""
-    from workers import queues
+    from webapp.services import jobs
 
     try:
         for iid in instrument_ids[:limit]:
-            queues.enqueue("high", "workers.prices.refresh_symbol", iid, job_id=f"refresh_symbol-{iid}", timeout=120)
+            jobs.enqueue("high", "workers.prices.refresh_symbol", iid, job_id=f"refresh_symbol-{iid}", timeout=120)
     except Exception:
         log.exception("could not enqueue first prices")

@@ -28,7 +28,7 @@ from itsdangerous import BadSignature
 from redis import exceptions as redis_exceptions
 from werkzeug.http import parse_cookie
 
-from . import live
+from webapp.services import cache
 
 log = logging.getLogger(__name__)
 PATH = "/portfolio/summary"
@@ -92,7 +92,7 @@ class PollFastPath:
             started = time.perf_counter()
             try:
                 answer = self.answer(environ)
-            except live.RedisError:
+            except cache.RedisError:
                 answer = None  # Flask says "live updates paused"
             if answer is not None:
                 status, extra, body = answer
@@ -111,11 +111,11 @@ class PollFastPath:
         if user is None:
             return None
         uid, token = user
-        keys = live.poll_keys(self.prefix, uid)
+        keys = cache.poll_keys(self.prefix, uid)
         v, cycle, known = self.command("MGET", keys.version, keys.cycle, keys.session)
         if known is None or known.decode() != token:
             return None  # Flask checks the session against the database (and may end it)
-        current = live.poll_token(v, cycle)
+        current = cache.poll_token(v, cycle)
         if current == shown:
             return "204 NO CONTENT", [], b""
         html = self.command("GET", keys.fragment)
@@ -212,7 +212,7 @@ def _metrics():
     """Count the answers in the request metrics, like every other request (no log line:
     at 100,000 open dashboards these are 10,000 a second)."""
     try:
-        from .observability import LATENCY, REQUESTS
+        from webapp.observability import LATENCY, REQUESTS
     except ImportError:  # pragma: no cover - metrics are optional
         return None
     children: dict = {}  # created at the first answer: a process has samples once it served
@@ -251,8 +251,8 @@ def poll_user(environ) -> PollUser | None:
 
 # ---- the session token in Redis follows the database ---------------------------------------
 def _watch_tokens() -> None:
-    from .extensions import db
-    from .models import User
+    from webapp.extensions import db
+    from webapp.models import User
 
     @sa.event.listens_for(User, "after_update")
     def _token_changed(mapper, connection, target) -> None:
@@ -274,8 +274,8 @@ def _watch_tokens() -> None:
         tokens = session.info.pop("folio_tokens", None)
         if tokens and has_app_context() and "folio_redis" in current_app.extensions:
             try:
-                live.set_session_tokens(tokens)
-            except live.RedisError:  # the TTL bounds how long the poll may trust the old one
+                cache.set_session_tokens(tokens)
+            except cache.RedisError:  # the TTL bounds how long the poll may trust the old one
                 log.warning("could not write %d rotated session token(s) to Redis", len(tokens))
 
     @sa.event.listens_for(db.session.session_factory.class_, "after_rollback")
@@ -288,4 +288,4 @@ _watch_tokens()
 
 def forget_sessions(user_ids: Iterable[int]) -> None:
     """For code that changes session tokens without the ORM (a bulk UPDATE): end the poll's trust."""
-    live.set_session_tokens({uid: None for uid in user_ids})
+    cache.set_session_tokens({uid: None for uid in user_ids})

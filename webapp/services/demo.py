@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from . import assets
-from .extensions import db
-from .models import User
+from webapp.services import assets
+from webapp.extensions import db
+from webapp.models import User
 
 DEMO_HOLDINGS = {
     ("Brokerage", "Demo Broker", "brokerage"): [
@@ -46,10 +46,10 @@ def request_history(email: str) -> int:
     """A year of daily closes for the demo's instruments (queue `low`), which also reconstructs
     the demo portfolio's past: the chart is full at first login. Nothing when the demo user has
     value history already; 0 when Redis is not up yet (`make run` asks again once it is)."""
-    from workers import queues
+    from webapp.services import jobs
     from workers.history import RECONSTRUCT_DAYS
 
-    from .models import PortfolioSnapshot
+    from webapp.models import PortfolioSnapshot
 
     user = db.session.scalar(sa.select(User).where(User.email == email.lower()))
     if user is None or db.session.scalar(sa.select(sa.func.count()).select_from(PortfolioSnapshot)
@@ -58,7 +58,7 @@ def request_history(email: str) -> int:
     symbols = sorted({s for holdings in DEMO_HOLDINGS.values() for s, _, _ in holdings})
     try:
         for symbol in symbols:
-            queues.enqueue("low", "workers.history.backfill", symbol, RECONSTRUCT_DAYS,
+            jobs.enqueue("low", "workers.history.backfill", symbol, RECONSTRUCT_DAYS,
                            job_id=f"demo-backfill-{symbol}", timeout=600)
     except Exception:
         log.info("Redis is not up yet: the demo's price history is asked for later")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from .extensions import db, login_manager
-from .models import User
+from webapp.extensions import db, login_manager
+from webapp.models import User
 
 # what an admin without two-factor login may still reach: the setup itself, logging out,
 # the probes, and the static files the setup page needs

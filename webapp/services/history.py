@@ -14,8 +14,8 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .models import Account, Holding, PortfolioSnapshot
+from webapp.extensions import db
+from webapp.models import Account, Holding, PortfolioSnapshot
 
 RANGES: dict[str, timedelta | None] = {
     "1D": timedelta(days=1),

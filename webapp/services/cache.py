@@ -31,7 +31,7 @@ from flask import current_app
 
 from pricing_providers.base import ProviderError, RateLimit, RateLimited
 
-from .portfolio import AccountRef, Position, PriceInfo, Valuation, value_portfolio
+from webapp.domain.valuation import AccountRef, Position, PriceInfo, Valuation, value_portfolio
 
 RedisError = redis.RedisError
 # A valid session seen by a full request is trusted by the poll for this long at most, even

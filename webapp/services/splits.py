@@ -20,10 +20,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .forms import MAX_QUANTITY, QUANTITY_PLACES
-from .models import Account, Holding, Instrument, PortfolioSnapshot, Split
-from .portfolio import EXACT
+from webapp.extensions import db
+from webapp.web.forms import MAX_QUANTITY, QUANTITY_PLACES
+from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Split
+from webapp.domain.valuation import EXACT
 
 log = logging.getLogger(__name__)
 MAX_RATIO_TERM = 1_000_000

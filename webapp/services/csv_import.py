@@ -15,9 +15,9 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .forms import SYMBOL_RE, normalise_symbol, parse_quantity
-from .models import Account, Holding, Instrument, User
+from webapp.extensions import db
+from webapp.web.forms import SYMBOL_RE, normalise_symbol, parse_quantity
+from webapp.models import Account, Holding, Instrument, User
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import current_app
 from rq_scheduler import Scheduler
 
-from webapp import live
+from webapp.services import cache
 
 log = logging.getLogger(__name__)
 ID_PREFIX = "folio-cron-"
@@ -45,7 +45,7 @@ def declared() -> list[Periodic]:
 
 
 def scheduler(interval: float = 5) -> Scheduler:
-    return Scheduler(connection=live.get_redis(), interval=interval)
+    return Scheduler(connection=cache.get_redis(), interval=interval)
 
 
 def reconcile(sched: Scheduler) -> list[str]:
