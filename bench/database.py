@@ -5,9 +5,8 @@ benchmark drops and recreates what it uses on every run.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import sqlalchemy as sa
 

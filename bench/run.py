@@ -130,8 +130,7 @@ def _run(args, configured, kind, out_dir: Path, report: Report, stack: Stack, st
     worker = stack.worker()
 
     with app.app_context():
-        from webapp.services import cache
-        from webapp.services import jobs
+        from webapp.services import cache, jobs
 
         # ---- warm-up: what a running installation already has (quotes, positions, summaries)
         print("\nwarm-up: value every user once (the cache a running installation has)")
@@ -240,8 +239,7 @@ def _cycle(stack: Stack) -> dict:
     """One refresh cycle through the worker, as the scheduler enqueues it."""
     from rq.job import Job
 
-    from webapp.services import cache
-    from webapp.services import jobs
+    from webapp.services import cache, jobs
 
     refresh = _run_job(jobs.enqueue("default", "workers.prices.refresh_prices"), stack)
     job_id = refresh.result.get("recompute_job")
@@ -447,10 +445,10 @@ def _sessions_for(app, n: int) -> list[str]:
     """Session cookies of n users as their login left them (Flask's cookie, signed with the
     app's key, for this client's address and user agent), the session token of each known
     to the poll as after a first page, and no fragment cached yet."""
-    from webapp.services import cache
     from webapp.extensions import db
-    from webapp.web.fastpoll import identifier
     from webapp.models import User
+    from webapp.services import cache
+    from webapp.web.fastpoll import identifier
 
     with app.app_context():
         rows = db.session.execute(sa.select(User.id, User.session_token).order_by(User.id).limit(n)).all()

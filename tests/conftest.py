@@ -246,8 +246,9 @@ def _set_price(symbol, price, currency, source, as_of):
 
     from pricing_providers import Quote as ProviderQuote
     from webapp.models import Instrument
-    from workers.portfolios import current_quotes, recompute_portfolios
-    from workers.prices import store_quotes
+    from webapp.services.pricing.quotes import current_quotes
+    from webapp.services.pricing.refresh import store_quotes
+    from workers.portfolios import recompute_portfolios
 
     inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
     q = ProviderQuote(symbol=symbol, price=Decimal(price), currency=currency,

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
+from conftest import login, make_user, post, set_price
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
-from conftest import login, make_user, post, set_price
 from webapp import embedded
 from webapp.extensions import db
 from webapp.models import User

@@ -4,10 +4,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from conftest import login, post, set_price
+
 from webapp.domain.allocation import allocate
-from webapp.web.filters import percent
-from webapp.models import ASSET_TYPES
 from webapp.domain.valuation import AccountRef, Position, PriceInfo, value_portfolio
+from webapp.models import ASSET_TYPES
+from webapp.web.filters import percent
 
 T = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 

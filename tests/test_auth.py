@@ -5,9 +5,9 @@ import html
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import csrf_token, login, post
 from quick_users import PASSWORD, quick_user
+
 from webapp.extensions import db
 from webapp.models import Account, Holding, User
 

@@ -2,12 +2,12 @@
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import payloads
 import pytest
 import sqlalchemy as sa
-
-import payloads
 from conftest import login, make_user, post, set_price
 from replay import ReplayServer
+
 from webapp.extensions import db
 from webapp.models import Instrument, Quote
 

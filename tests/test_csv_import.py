@@ -4,8 +4,8 @@ import re
 from decimal import Decimal
 
 import sqlalchemy as sa
-
 from conftest import login, make_user, post
+
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument
 

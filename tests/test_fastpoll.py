@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from flask_login.utils import _create_identifier
-
 from conftest import PREFIX, login, make_user, post, set_price
+from flask_login.utils import _create_identifier
 from test_portfolio import setup_portfolio, version_of
+
 from webapp.extensions import db
-from webapp.web.fastpoll import identifier
 from webapp.models import User
+from webapp.web.fastpoll import identifier
 
 
 @pytest.fixture

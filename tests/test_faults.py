@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
+from conftest import csrf_token, login, make_user, post, set_price
 from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
-from conftest import csrf_token, login, make_user, post, set_price
 from webapp import embedded
 from webapp.extensions import db
 from webapp.models import Quote

@@ -18,14 +18,22 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from conftest import TOKEN_RE, login
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import TOKEN_RE, login
 from quick_users import PASSWORD, quick_user
+
 from webapp.extensions import db
+from webapp.models import (
+    ACCOUNT_KINDS,
+    ASSET_TYPES,
+    Account,
+    Holding,
+    Instrument,
+    Quote,
+    User,
+)
 from webapp.web.forms import CONTROL_RE, SYMBOL_RE, valid_email
-from webapp.models import ACCOUNT_KINDS, ASSET_TYPES, Account, Holding, Instrument, Quote, User
 
 EXAMPLES = int(os.environ.get("FOLIO_FUZZ_EXAMPLES", "25"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
@@ -123,8 +131,9 @@ def assert_holdings_clean(app):
 def cheap_password_hashes(monkeypatch):
     """scrypt at N=2^10 instead of 2^15: registering and `users create` succeed hundreds of times here
     (the hashing itself is tested in test_auth.py)."""
-    import webapp.models
     from werkzeug.security import generate_password_hash
+
+    import webapp.models
 
     monkeypatch.setattr(webapp.models, "generate_password_hash",
                         lambda password: generate_password_hash(password, method="scrypt:1024:8:1"))

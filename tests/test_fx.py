@@ -2,13 +2,13 @@
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import payloads
 import pytest
 import sqlalchemy as sa
+from replay import ReplayServer
 
-import payloads
 from pricing_providers import MalformedAnswer, ProviderDown
 from pricing_providers.fx import EcbProvider, FrankfurterProvider, cross_rates
-from replay import ReplayServer
 from webapp.extensions import db
 from webapp.models import FxRate
 
@@ -67,7 +67,8 @@ def test_refresh_fx_stores_rates_and_falls_back_to_frankfurter(make_app, server)
     app = make_app(FX_PROVIDERS="ecb,frankfurter", PROVIDER_ECB_URL=server.url,
                    PROVIDER_FRANKFURTER_URL=server.url, PROVIDER_RETRIES=0)
     with app.app_context():
-        from workers.fx import current_rates, refresh_fx
+        from webapp.services.pricing.fx import current_rates
+        from workers.fx import refresh_fx
 
         stats = refresh_fx()
         assert stats == {"fetched": 4, "source": "frankfurter", "failed": ["ecb"], "revalued_users": 0}

@@ -6,14 +6,20 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, localcontext
 
 import sqlalchemy as sa
+from conftest import login, make_user, post, set_price
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import login, make_user, post, set_price
+from webapp.domain.valuation import (
+    AccountRef,
+    Position,
+    PriceInfo,
+    Valuation,
+    value_portfolio,
+)
 from webapp.extensions import db
-from webapp.web.filters import signed_money
 from webapp.models import Holding
-from webapp.domain.valuation import AccountRef, Position, PriceInfo, Valuation, value_portfolio
+from webapp.web.filters import signed_money
 
 T = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 

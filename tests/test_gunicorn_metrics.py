@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-
 from conftest import PREFIX, ROOT
+
 from webapp import embedded
 
 

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
-
 from conftest import login, make_user, post, set_price
-from webapp.services import history as history_service
-from webapp.web.charts import line_chart
+
 from webapp.extensions import db
 from webapp.models import PortfolioSnapshot
+from webapp.services import history as history_service
+from webapp.web.charts import line_chart
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PATH_RE = re.compile(r'<path class="line" d="([^"]+)"')

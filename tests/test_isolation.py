@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import csrf_token, login, post
 from quick_users import quick_user
+
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument
 

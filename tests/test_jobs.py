@@ -6,9 +6,9 @@ import threading
 import time
 
 import sqlalchemy as sa
+from conftest import login, make_user, post
 from rq import Queue, SimpleWorker
 
-from conftest import login, make_user, post
 from webapp.extensions import db
 from webapp.models import Instrument, Quote
 

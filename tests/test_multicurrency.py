@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
-from rq import Queue
-
 import payloads
+import pytest
 from conftest import login, make_user, post
 from replay import ReplayServer
-from webapp.web.filters import money
+from rq import Queue
+
 from webapp.services.jobs import FolioWorker
+from webapp.web.filters import money
 
 PER_EUR = {"USD": "1.1186", "GBP": "0.8412", "INR": "93.215", "JPY": "171.32"}
 # symbol -> (yahoo price, currency as Yahoo states it)

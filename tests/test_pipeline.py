@@ -8,15 +8,15 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import parse_qs
 
+import payloads
 import pytest
 import sqlalchemy as sa
-
-import payloads
 from conftest import PREFIX, login, make_user, post
 from replay import ReplayServer
+
 from webapp.extensions import db
-from webapp.web.filters import money
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Quote
+from webapp.web.filters import money
 
 # Yahoo and Stooq answer with different prices, so a test can tell who won.
 YAHOO = {"AAPL": "187.11", "MSFT": "401.2345", "VTI": "245.50", "VOD.L": "0.7312"}
@@ -262,7 +262,8 @@ def test_concurrent_refreshes_store_no_duplicate_quotes_or_snapshots(priced_app,
     app = priced_app("yahoo")
     serve_yahoo(server, YAHOO, as_of())
     seed_holdings(app)
-    from workers.prices import fetch_and_store, held_instruments, refresh_prices
+    from webapp.services.pricing.refresh import fetch_and_store, held_instruments
+    from workers.prices import refresh_prices
 
     errors = []
     barrier = threading.Barrier(3)
@@ -306,7 +307,7 @@ def test_refresh_enqueues_recompute_of_holders_of_changed_instruments_only(price
     with app.app_context():
         from rq import Queue
 
-        from workers.portfolios import holders_of
+        from webapp.services.portfolio.read_model import holders_of
         from workers.prices import refresh_prices
 
         stats = refresh_prices()

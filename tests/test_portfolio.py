@@ -3,8 +3,8 @@ import re
 from decimal import Decimal
 
 import sqlalchemy as sa
-
 from conftest import PREFIX, login, make_user, post, set_price
+
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot
 

@@ -14,12 +14,12 @@ from decimal import Decimal
 import pytest
 import requests
 import sqlalchemy as sa
-from rq import Queue
-from rq.registry import StartedJobRegistry
-
 from browser.conftest import _bin, _stop, server_env
 from conftest import ROOT
 from quick_users import PASSWORD, quick_user
+from rq import Queue
+from rq.registry import StartedJobRegistry
+
 from webapp import embedded
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Quote, User
@@ -103,7 +103,7 @@ def test_two_schedulers_and_three_workers_run_exactly_one_cycle_per_tick(app, en
 def test_a_worker_killed_in_the_middle_of_a_recompute_leaves_nothing_half_done(app, env, redis_client, tmp_path):
     seed_population(app, users=3000, holdings_each=5, symbols=200)
     with app.app_context():
-        from workers.prices import fetch_and_store, held_instruments
+        from webapp.services.pricing.refresh import fetch_and_store, held_instruments
 
         fetch_and_store(held_instruments())  # quotes exist; nobody has been valued yet
     worker = start([_bin("python"), "-m", "flask", "worker"], env, tmp_path / "worker.log")

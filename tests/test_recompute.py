@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import PREFIX
 from quick_users import password_hash
-from webapp.services import cache
+
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Quote, User
+from webapp.services import cache
 
 
 def populate(app, users=40, seed=3, unpriced=True) -> dict[int, dict]:
@@ -60,7 +60,8 @@ def snapshot_count(app) -> int:
 def test_a_cycle_and_a_page_compute_the_same_summary_to_the_digit(app, redis_client):
     uids = list(populate(app))
     with app.app_context():
-        from workers.portfolios import recompute_portfolios, recompute_users
+        from webapp.services.portfolio.read_model import recompute_users
+        from workers.portfolios import recompute_portfolios
 
         recompute_users(uids)  # holding by holding, as a page does
         by_page = cached_summaries(redis_client, uids)
@@ -93,7 +94,12 @@ def test_the_database_sums_and_the_python_sums_agree(app):
     """PostgreSQL sums accounts in SQL; SQLite streams holdings to Python. Both on one database."""
     uids = list(populate(app, users=30, seed=11))
     with app.app_context():
-        from workers.portfolios import Prices, _load_prices_sql, _stream_sql, _sums_python
+        from webapp.services.portfolio.recompute import (
+            Prices,
+            _load_prices_sql,
+            _stream_sql,
+            _sums_python,
+        )
 
         prices = Prices.current()
         with db.engine.connect() as conn:
@@ -115,7 +121,8 @@ def test_the_database_sums_and_the_python_sums_agree(app):
 def test_snapshots_of_an_interrupted_recompute_are_written_by_the_next_one(app, redis_client):
     uids = list(populate(app, users=12, unpriced=False))
     with app.app_context():
-        from workers.portfolios import recompute_portfolios, recompute_users
+        from webapp.services.portfolio.read_model import recompute_users
+        from workers.portfolios import recompute_portfolios
 
         recompute_users(uids)
         before = snapshot_count(app)
@@ -146,7 +153,8 @@ def test_snapshots_of_an_interrupted_recompute_are_written_by_the_next_one(app, 
 def test_a_pending_snapshot_already_written_is_not_written_twice(app, redis_client):
     uids = list(populate(app, users=8, unpriced=False))
     with app.app_context():
-        from workers.portfolios import flush_pending_snapshots, recompute_users
+        from webapp.services.portfolio.read_model import recompute_users
+        from webapp.services.portfolio.snapshots import flush_pending_snapshots
 
         recompute_users(uids)
         rows = db.session.execute(sa.select(PortfolioSnapshot.user_id, PortfolioSnapshot.as_of)).all()
@@ -162,9 +170,8 @@ def test_a_pending_snapshot_already_written_is_not_written_twice(app, redis_clie
 
 
 def test_an_edit_the_cache_missed_is_found_by_the_next_recompute(app, client, redis_client):
-    from test_portfolio import setup_portfolio
-
     from conftest import set_price
+    from test_portfolio import setup_portfolio
 
     setup_portfolio(app, client, holdings=(("AAPL", "10"), ("MSFT", "2")))
     set_price(app, "AAPL", "100")
@@ -185,7 +192,7 @@ def test_an_edit_the_cache_missed_is_found_by_the_next_recompute(app, client, re
 def test_a_recompute_reads_every_price_in_one_round_trip(app, redis_client, monkeypatch):
     populate(app, users=5)
     with app.app_context():
-        from workers.portfolios import Prices
+        from webapp.services.portfolio.recompute import Prices
 
         Prices.current()  # fills Redis from the database
         r = cache.get_redis()

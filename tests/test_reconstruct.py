@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import login, make_user, post, set_price
+
 from webapp.extensions import db
 from webapp.models import Instrument, PortfolioSnapshot, Quote
 
@@ -113,8 +113,8 @@ def test_values_recorded_while_the_holdings_were_entered_are_not_drawn(app, clie
     portfolio. The chart starts after the last entry; a holding added weeks later changes nothing."""
     from datetime import timedelta
 
-    from webapp.services import history as history_service
     from webapp.models import Holding
+    from webapp.services import history as history_service
 
     uid = make_user(app)
     login(client)

@@ -12,11 +12,11 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from conftest import ROOT, TOKEN_RE, csrf_token, login, post
+from quick_users import PASSWORD, quick_user
 from rq import Queue
 from rq.job import Job
 
-from conftest import ROOT, TOKEN_RE, csrf_token, login, post
-from quick_users import PASSWORD, quick_user
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, RecoveryCode, User

@@ -4,9 +4,9 @@ from __future__ import annotations
 import html
 
 import sqlalchemy as sa
-
 from conftest import login, post
 from quick_users import PASSWORD, quick_user
+
 from webapp.extensions import db
 from webapp.models import User
 

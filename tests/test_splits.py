@@ -4,11 +4,11 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import login, post, set_price
-from webapp.services import history as history_service
+
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Split, User
+from webapp.services import history as history_service
 from webapp.services.splits import Ratio, SplitError, parse_ratio
 
 TODAY = datetime.now(timezone.utc).date()

@@ -14,9 +14,9 @@ import time
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import csrf_token, login, post
 from quick_users import PASSWORD, quick_user
+
 from webapp import totp
 from webapp.extensions import db
 from webapp.models import RecoveryCode, User

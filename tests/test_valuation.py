@@ -3,8 +3,14 @@ import random
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from webapp.domain.valuation import (
+    AccountRef,
+    Position,
+    PriceInfo,
+    Valuation,
+    value_portfolio,
+)
 from webapp.web.filters import money, quantity
-from webapp.domain.valuation import AccountRef, Position, PriceInfo, Valuation, value_portfolio
 
 T = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 

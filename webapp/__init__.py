@@ -6,8 +6,8 @@ from typing import Mapping
 
 from flask import Flask, abort, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from webapp import config as config_module
 from webapp.extensions import cache, csrf, db, limiter, login_manager, migrate

@@ -11,10 +11,16 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from webapp.services import cache
 from webapp.extensions import db
-from webapp.web.forms import SYMBOL_RE, normalise_email, normalise_symbol, parse_decimal, valid_email
 from webapp.models import Instrument, Quote, User
+from webapp.services import cache
+from webapp.web.forms import (
+    SYMBOL_RE,
+    normalise_email,
+    normalise_symbol,
+    parse_decimal,
+    valid_email,
+)
 
 prices_cli = AppGroup("prices", help="Refresh, show and set prices.")
 providers_cli = AppGroup("providers", help="Inspect the price provider chain.")
@@ -44,7 +50,7 @@ def _instrument(symbol: str) -> Instrument:
 def prices_refresh(symbols: tuple[str, ...], sync: bool) -> None:
     """Run a price refresh cycle."""
     from webapp.services import jobs
-    from workers.prices import refresh_prices
+    from webapp.services.pricing.refresh import refresh_prices
 
     wanted = [_instrument(s).symbol for s in symbols] or None
     if sync:
@@ -104,9 +110,10 @@ def _parse_date(value: str | None) -> datetime:
 @click.option("--as-of", "as_of", default=None, help="Date of the price, YYYY-MM-DD (default: now).")
 def prices_set(symbol: str, price: str, currency: str | None, as_of: str | None) -> None:
     """Set a manual price for SYMBOL."""
-    from workers.prices import store_quotes
-    from workers.portfolios import current_quotes, recompute_portfolios
     from pricing_providers import Quote as ProviderQuote
+    from webapp.services.portfolio.recompute import recompute_portfolios
+    from webapp.services.pricing.quotes import current_quotes
+    from webapp.services.pricing.refresh import store_quotes
 
     inst = _instrument(symbol)
     try:
@@ -143,7 +150,7 @@ def prices_set(symbol: str, price: str, currency: str | None, as_of: str | None)
 def prices_backfill(symbol: str, days: int, sync: bool) -> None:
     """Load daily price history of SYMBOL from providers that offer it."""
     from webapp.services import jobs
-    from workers.history import backfill
+    from webapp.services.pricing.backfill import backfill
 
     inst = _instrument(symbol)
     if not sync:
@@ -188,7 +195,7 @@ def providers_list() -> None:
 def providers_check(symbol: str | None) -> None:
     """Ask each configured provider for one known symbol and report ok / error."""
     from pricing_providers import InstrumentRef, ProviderError, registry
-    from workers.prices import make_chain
+    from webapp.services.pricing.refresh import make_chain
 
     chain = make_chain()
     bad = 0
@@ -218,7 +225,7 @@ def providers_check(symbol: str | None) -> None:
 @click.option("--user", "email", default=None, help="Only this user (email).")
 def portfolio_recompute(email: str | None) -> None:
     """Recompute portfolios now, in this process."""
-    from workers.portfolios import recompute_portfolios
+    from webapp.services.portfolio.recompute import recompute_portfolios
 
     user_ids = None
     if email is not None:  # --user "" is a mistake, not "everyone"

@@ -22,7 +22,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    SummaryMetricFamily,
+)
 
 REQUESTS = Counter("folio_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
 LATENCY = Histogram(
@@ -159,9 +163,8 @@ class StateCollector:
 
     def collect(self):
         from pricing_providers import registry
-        from webapp.services.jobs import queue_stats
-
         from webapp.services import cache
+        from webapp.services.jobs import queue_stats
 
         depth = GaugeMetricFamily("folio_queue_depth", "Jobs waiting per queue", labels=["queue"])
         failed = GaugeMetricFamily("folio_failed_jobs", "Failed jobs kept per queue", labels=["queue"])

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from conftest import PREFIX
+
 from webapp import embedded
 
 ROOT = Path(__file__).resolve().parents[2]

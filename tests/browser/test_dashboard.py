@@ -12,16 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import make_user, set_price
 from playwright.sync_api import expect
 from rq.job import Job
 
-from conftest import make_user, set_price
 from pricing_providers.simulated import SimulatedProvider
-from webapp.services import assets
 from webapp.extensions import db
 from webapp.models import Holding, User
-from webapp.services import jobs
-from workers.portfolios import current_quotes
+from webapp.services import assets, jobs
+from webapp.services.pricing.quotes import current_quotes
 
 from .ui import (
     add_holding,
@@ -107,7 +106,7 @@ def test_register_add_holding_and_see_it_priced_without_reload(browse, server, a
             db.session.get(Holding, hid).cost_basis = cost
         db.session.commit()
         uid = db.session.get(Holding, aapl).account.owner_id
-        from workers.portfolios import recompute_users
+        from webapp.services.portfolio.read_model import recompute_users
 
         recompute_users([uid])
     open_dashboard(page)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import make_user, set_price
 from playwright.sync_api import expect
 
-from conftest import make_user, set_price
 from webapp.extensions import db
 from webapp.models import PortfolioSnapshot
 

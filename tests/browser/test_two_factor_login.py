@@ -9,7 +9,6 @@ import time
 
 import pytest
 from playwright.sync_api import expect
-
 from test_two_factor import reference_code
 
 from .ui import PASSWORD, register

@@ -10,7 +10,14 @@ import pytest
 from replay import replay_fixture  # noqa: F401  (fixture, also with --noconftest)
 
 from pricing_providers.alphavantage import AlphaVantageProvider
-from pricing_providers.base import InstrumentRef, MalformedAnswer, ProviderDown, Quote, RateLimited, UnknownSymbol
+from pricing_providers.base import (
+    InstrumentRef,
+    MalformedAnswer,
+    ProviderDown,
+    Quote,
+    RateLimited,
+    UnknownSymbol,
+)
 
 QUERY = "/query"
 LATER = datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()

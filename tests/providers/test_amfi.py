@@ -10,7 +10,13 @@ from payloads import AMFI_HEADER, AmfiScheme
 from replay import replay_fixture  # noqa: F401  (fixture, also with --noconftest)
 
 from pricing_providers.amfi import AmfiProvider, parse_navall
-from pricing_providers.base import InstrumentRef, MalformedAnswer, ProviderDown, Quote, UnknownSymbol
+from pricing_providers.base import (
+    InstrumentRef,
+    MalformedAnswer,
+    ProviderDown,
+    Quote,
+    UnknownSymbol,
+)
 
 NAV = "/spages/NAVAll.txt"
 PPFAS = AmfiScheme("122639", "INF879O01027", "INF879O01019", "Parag Parikh Flexi Cap Fund", "91.1800", "28-Aug-2026")

@@ -9,7 +9,14 @@ import payloads as P
 import pytest
 from replay import replay_fixture  # noqa: F401  (fixture, also with --noconftest)
 
-from pricing_providers.base import InstrumentRef, MalformedAnswer, ProviderDown, Quote, RateLimited, UnknownSymbol
+from pricing_providers.base import (
+    InstrumentRef,
+    MalformedAnswer,
+    ProviderDown,
+    Quote,
+    RateLimited,
+    UnknownSymbol,
+)
 from pricing_providers.finnhub import FinnhubProvider
 
 QUOTE = "/api/v1/quote"

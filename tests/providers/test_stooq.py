@@ -9,7 +9,14 @@ import payloads as P
 import pytest
 from replay import replay_fixture  # noqa: F401  (fixture, also with --noconftest)
 
-from pricing_providers.base import InstrumentRef, MalformedAnswer, ProviderDown, Quote, RateLimited, UnknownSymbol
+from pricing_providers.base import (
+    InstrumentRef,
+    MalformedAnswer,
+    ProviderDown,
+    Quote,
+    RateLimited,
+    UnknownSymbol,
+)
 from pricing_providers.stooq import StooqProvider, stooq_symbol
 
 NOW = datetime(2024, 1, 8, 12, 0, tzinfo=timezone.utc).timestamp()

@@ -9,7 +9,14 @@ import payloads as P
 import pytest
 from replay import replay_fixture  # noqa: F401  (fixture, also with --noconftest)
 
-from pricing_providers.base import InstrumentRef, MalformedAnswer, ProviderDown, Quote, RateLimited, UnknownSymbol
+from pricing_providers.base import (
+    InstrumentRef,
+    MalformedAnswer,
+    ProviderDown,
+    Quote,
+    RateLimited,
+    UnknownSymbol,
+)
 from pricing_providers.yahoo import YahooProvider
 
 T = 1790726918  # 2026-09-30 00:08:38 UTC

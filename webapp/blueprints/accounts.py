@@ -2,14 +2,30 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
-from webapp.services import assets
 from webapp.extensions import db
-from webapp.web.filters import quantity as format_quantity
-from webapp.web.forms import AccountForm, CostForm, HoldingForm, QuantityForm, RenameAccountForm, cost_within_limit, total_cost
 from webapp.models import Account, Holding
+from webapp.services import assets
+from webapp.web.filters import quantity as format_quantity
+from webapp.web.forms import (
+    AccountForm,
+    CostForm,
+    HoldingForm,
+    QuantityForm,
+    RenameAccountForm,
+    cost_within_limit,
+    total_cost,
+)
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 

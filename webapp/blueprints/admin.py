@@ -5,13 +5,24 @@ import hmac
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
-from webapp.services import cache
 from webapp import observability
 from webapp.extensions import csrf, db
 from webapp.models import User
+from webapp.services import cache
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ops = Blueprint("ops", __name__)

@@ -2,13 +2,21 @@
 the allocation page. Every query is the logged-in user's own."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+)
 from flask_login import current_user, login_required
 
-from webapp.services import history as history_service
 from webapp.domain.allocation import allocate
-from webapp.web.charts import bar_widths, line_chart
 from webapp.models import ASSET_TYPES
+from webapp.services import history as history_service
+from webapp.web.charts import bar_widths, line_chart
 
 bp = Blueprint("analysis", __name__)
 HISTORY_POLL_SECONDS = 60
@@ -77,7 +85,7 @@ def history_csv():
 @bp.get("/portfolio/allocation")
 @login_required
 def allocation():
-    from workers.portfolios import value_users
+    from webapp.services.portfolio.read_model import value_users
 
     valuation = value_users([current_user.id])[current_user.id]
     alloc = allocate(valuation, ASSET_TYPES)

@@ -5,13 +5,22 @@ import time
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.services import users
 from webapp.extensions import db, limiter
-from webapp.web.forms import LoginCodeForm, LoginForm, RegisterForm, normalise_email
 from webapp.models import User, new_session_token, utcnow
+from webapp.services import users
+from webapp.web.forms import LoginCodeForm, LoginForm, RegisterForm, normalise_email
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

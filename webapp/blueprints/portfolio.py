@@ -8,10 +8,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, make_response, render_template, request
 from flask_login import current_user, login_required
 
-from webapp.web import fastpoll
-from webapp.services import cache
 from webapp.domain.staleness import judge
-from workers.portfolios import portfolio_for
+from webapp.services import cache
+from webapp.services.portfolio.read_model import portfolio_for
+from webapp.web import fastpoll
 
 bp = Blueprint("portfolio", __name__)
 bp.record_once(lambda state: fastpoll.install(state.app))

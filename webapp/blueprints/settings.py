@@ -2,14 +2,28 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user
 
 from webapp import totp
-from webapp.services import users
 from webapp.extensions import db, limiter
-from webapp.web.forms import BaseCurrencyForm, ChangePasswordForm, EnableTwoFactorForm, TwoFactorPasswordForm
 from webapp.models import new_session_token
+from webapp.services import users
+from webapp.web.forms import (
+    BaseCurrencyForm,
+    ChangePasswordForm,
+    EnableTwoFactorForm,
+    TwoFactorPasswordForm,
+)
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 SETUP_SECRET = "totp_setup_secret"  # the secret being set up, until the first code proves it
@@ -76,7 +90,7 @@ def base_currency():
         return redirect(url_for(".index"))
     current_user.base_currency = new
     db.session.commit()
-    from workers.portfolios import recompute_users
+    from webapp.services.portfolio.read_model import recompute_users
 
     recompute_users([current_user.id])  # Redis down: pages value from the database anyway
     flash(f"Your portfolio is now valued in {new}. Holdings in a currency without an exchange rate "

@@ -9,9 +9,9 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
+from webapp.blueprints.accounts import ID, own_holding
 from webapp.services import splits
 from webapp.web.filters import quantity as format_quantity
-from webapp.blueprints.accounts import ID, own_holding
 
 bp = Blueprint("splits", __name__, url_prefix="/accounts")
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.web.forms import MAX_QUANTITY
 from webapp.models import Account, Holding, Instrument, Quote, User
+from webapp.web.forms import MAX_QUANTITY
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,10 @@ def delete(obj: Account | Holding) -> None:
 
 def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> None:
     """Revalue the user's portfolio now; price a new instrument at once, off the request."""
-    from webapp.services import jobs
-    from workers.portfolios import current_quotes, recompute_users
-
     from webapp.domain.staleness import is_stale
+    from webapp.services import jobs
+    from webapp.services.portfolio.read_model import recompute_users
+    from webapp.services.pricing.quotes import current_quotes
 
     try:
         recompute_users([user_id])
@@ -133,7 +133,7 @@ def history_for(user_id: int, instrument: Instrument) -> None:
     """A new holding: load the instrument's daily history once (which also rebuilds its holders'
     past values), or, when it has some already, rebuild this user's past values (queue `low`)."""
     from webapp.services import jobs
-    from workers.history import RECONSTRUCT_DAYS
+    from webapp.services.portfolio.reconstruct import RECONSTRUCT_DAYS
 
     # how many quotes, up to 5 (a busy instrument has thousands: no need to count them in a request)
     known = db.session.scalar(sa.select(sa.func.count()).select_from(

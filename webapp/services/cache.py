@@ -30,8 +30,7 @@ import redis
 from flask import current_app
 
 from pricing_providers.base import ProviderError, RateLimit, RateLimited
-
-from webapp.domain.valuation import AccountRef, Position, PriceInfo, Valuation, value_portfolio
+from webapp.domain.valuation import AccountRef, Position, PriceInfo, value_portfolio
 
 RedisError = redis.RedisError
 # A valid session seen by a full request is trusted by the poll for this long at most, even
@@ -193,7 +192,7 @@ def read_portfolio(user_id: int) -> tuple[bytes | None, str]:
     pos, token = read_positions(user_id)
     if pos is None:
         return None, token
-    from workers.portfolios import rates_if_needed
+    from webapp.services.pricing.quotes import rates_if_needed
 
     quotes = read_quotes(pos.instruments)
     v = value_portfolio(pos.accounts, pos.positions, quotes, pos.currency, rates_if_needed((pos.currency,), quotes.values()))

@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.web.forms import SYMBOL_RE, normalise_symbol, parse_quantity
 from webapp.models import Account, Holding, Instrument, User
+from webapp.web.forms import SYMBOL_RE, normalise_symbol, parse_quantity
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000

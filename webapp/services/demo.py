@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from webapp.services import assets
 from webapp.extensions import db
 from webapp.models import User
+from webapp.services import assets
 
 DEMO_HOLDINGS = {
     ("Brokerage", "Demo Broker", "brokerage"): [
@@ -46,10 +46,9 @@ def request_history(email: str) -> int:
     """A year of daily closes for the demo's instruments (queue `low`), which also reconstructs
     the demo portfolio's past: the chart is full at first login. Nothing when the demo user has
     value history already; 0 when Redis is not up yet (`make run` asks again once it is)."""
-    from webapp.services import jobs
-    from workers.history import RECONSTRUCT_DAYS
-
     from webapp.models import PortfolioSnapshot
+    from webapp.services import jobs
+    from webapp.services.portfolio.reconstruct import RECONSTRUCT_DAYS
 
     user = db.session.scalar(sa.select(User).where(User.email == email.lower()))
     if user is None or db.session.scalar(sa.select(sa.func.count()).select_from(PortfolioSnapshot)

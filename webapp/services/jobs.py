@@ -6,9 +6,9 @@ import time
 from rq import Queue, Retry, Worker
 from rq.registry import FailedJobRegistry
 
-from webapp.services import cache
 from webapp import observability
 from webapp.extensions import db
+from webapp.services import cache
 
 QUEUES = ("high", "default", "low")
 TRANSIENT_RETRY = Retry(max=3, interval=[10, 30, 60])

@@ -20,10 +20,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from webapp.extensions import db
-from webapp.web.forms import MAX_QUANTITY, QUANTITY_PLACES
-from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Split
 from webapp.domain.valuation import EXACT
+from webapp.extensions import db
+from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Split
+from webapp.web.forms import MAX_QUANTITY, QUANTITY_PLACES
 
 log = logging.getLogger(__name__)
 MAX_RATIO_TERM = 1_000_000
@@ -189,7 +189,7 @@ def _revalue(user_ids: list[int]) -> None:
     """Value the affected portfolios now (a new snapshot with the new quantities)."""
     if not user_ids:
         return
-    from workers.portfolios import recompute_users
+    from webapp.services.portfolio.read_model import recompute_users
 
     try:
         recompute_users(user_ids)

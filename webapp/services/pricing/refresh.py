@@ -1,0 +1,231 @@
+"""Pricing service: refresh cycles that ask the provider chain and store quotes."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Iterable, NamedTuple, Sequence
+
+import sqlalchemy as sa
+from flask import current_app
+
+from pricing_providers import Chain, InstrumentRef, build_chain
+from pricing_providers import Quote as ProviderQuote
+from pricing_providers.manual import ManualProvider
+from pricing_providers.simulated import SimulatedProvider
+from webapp.domain.valuation import PriceInfo
+from webapp.extensions import db
+from webapp.models import Holding, Instrument, Quote
+from webapp.services import cache, jobs
+from webapp.services.portfolio.recompute import recompute_portfolios
+from webapp.services.pricing.quotes import current_quotes
+
+log = logging.getLogger(__name__)
+CYCLE_LOCK_TTL = 900
+
+
+class HeldInstrument(NamedTuple):
+    """What a cycle needs of an instrument; a plain row, so 10,000 of them cost little."""
+
+    id: int
+    symbol: str
+    asset_type: str
+    currency: str | None
+    provider_symbols: dict
+
+
+def instrument_ref(inst: Instrument | HeldInstrument) -> InstrumentRef:
+    return InstrumentRef(
+        symbol=inst.symbol,
+        asset_type=inst.asset_type,
+        currency=inst.currency,
+        provider_symbols=dict(inst.provider_symbols or {}),
+    )
+
+
+def manual_lookup(refs: Sequence[InstrumentRef]) -> dict[str, ProviderQuote]:
+    """The newest manual price per symbol, from the Quote history."""
+    symbols = [r.symbol for r in refs]
+    if not symbols:
+        return {}
+    rows = db.session.execute(
+        sa.select(Instrument.symbol, Quote.price, Quote.currency, Quote.as_of)
+        .join(Quote, Quote.instrument_id == Instrument.id)
+        .where(Instrument.symbol.in_(symbols), Quote.source == "manual")
+        .order_by(Quote.as_of)
+    )
+    return {
+        sym: ProviderQuote(symbol=sym, price=price, currency=ccy, as_of=as_of, source="manual")
+        for sym, price, ccy, as_of in rows  # ordered, so the newest wins
+    }
+
+
+def make_chain(spec: str | None = None) -> Chain:
+    cfg = current_app.config
+    return build_chain(
+        spec or cfg["PRICE_PROVIDERS"],
+        cfg,
+        health=cache.RedisHealth(cfg["PROVIDER_FAILURE_THRESHOLD"], cfg["PROVIDER_COOLDOWN_SECONDS"]),
+        throttle=cache.RedisThrottle(),
+        extra={
+            "manual": ManualProvider(lookup=manual_lookup),
+            "simulated": SimulatedProvider(step=cfg["SIMULATED_STEP_SECONDS"]),
+        },
+    )
+
+
+def held_instruments(symbols: Iterable[str] | None = None) -> list[HeldInstrument]:
+    """The instruments somebody holds (or the given symbols), by symbol."""
+    stmt = sa.select(Instrument.id, Instrument.symbol, Instrument.asset_type, Instrument.currency,
+                     Instrument.provider_symbols)
+    if symbols is not None:
+        stmt = stmt.where(Instrument.symbol.in_(list(symbols)))
+    else:  # a semi-join on the instrument index, not a DISTINCT over every holding
+        stmt = stmt.where(sa.exists().where(Holding.instrument_id == Instrument.id))
+    return [HeldInstrument(*row) for row in db.session.execute(stmt.order_by(Instrument.symbol))]
+
+
+def _insert_ignoring_duplicates(rows: list[dict]) -> None:
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported databases
+        raise RuntimeError(f"unsupported database {dialect}")
+    db.session.execute(insert(Quote).on_conflict_do_nothing(index_elements=["instrument_id", "as_of"]), rows)
+
+
+def sanity_validator(last: dict[str, PriceInfo], band: Decimal):
+    def validate(q: ProviderQuote) -> str | None:
+        prev = last.get(q.symbol)
+        if prev is None or prev.currency != q.currency or prev.price <= 0:
+            return None
+        ratio = q.price / prev.price
+        if ratio > band or ratio < 1 / band:
+            return f"{q.price} is {ratio:.2f}x the last good price {prev.price} (band {band}x)"
+        return None
+
+    return validate
+
+
+def previous_close(q: ProviderQuote, prev: PriceInfo | None) -> Decimal | None:
+    """The close the day change is measured from: the provider's own, else from our history --
+    the last quote of an earlier day, or, later the same day, the close that quote carried."""
+    if q.previous_close is not None and q.previous_close > 0:
+        return q.previous_close
+    if prev is None or prev.currency != q.currency:
+        return None
+    if prev.as_of.date() < q.as_of.date():
+        return prev.price
+    return prev.previous_close
+
+
+def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dict[str, ProviderQuote],
+                 last: dict[str, PriceInfo]) -> list[int]:
+    """Append new quotes (never an older one over a newer one) and cache them. Returns changed ids."""
+    by_symbol = {i.symbol: i for i in instruments}
+    fresh: dict[str, ProviderQuote] = {}
+    for sym, q in quotes.items():
+        prev = last.get(sym)
+        if prev is not None and q.as_of <= prev.as_of:
+            continue  # not newer than what we hold
+        fresh[sym] = q
+    if not fresh:
+        return []
+    closes = {s: previous_close(q, last.get(s)) for s, q in fresh.items()}
+    now = datetime.now(timezone.utc)
+    _insert_ignoring_duplicates(
+        [
+            {
+                "instrument_id": by_symbol[s].id,
+                "price": q.price,
+                "currency": q.currency,
+                "as_of": q.as_of,
+                "fetched_at": now,
+                "source": q.source,
+                "previous_close": closes[s],
+            }
+            for s, q in sorted(fresh.items())
+        ]
+    )
+    learned = [{"iid": by_symbol[s].id, "ccy": q.currency} for s, q in fresh.items()
+               if by_symbol[s].currency is None and not q.currency_inferred]
+    if learned:  # the currency of instruments that had none
+        t = Instrument.__table__
+        db.session.execute(
+            sa.update(t).where(t.c.id == sa.bindparam("iid"), t.c.currency.is_(None)).values(currency=sa.bindparam("ccy")),
+            learned,
+        )
+    db.session.commit()
+    cache.write_quotes(
+        {s: PriceInfo(price=q.price, currency=q.currency, as_of=q.as_of, source=q.source, previous_close=closes[s])
+         for s, q in fresh.items()},
+        now,
+    )
+    return sorted(by_symbol[s].id for s in fresh)
+
+
+def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = None) -> dict:
+    chain = chain or make_chain()
+    started = time.monotonic()
+    last = current_quotes({i.symbol: i.id for i in instruments})
+    band = Decimal(str(current_app.config["SANITY_BAND"]))
+    result = chain.fetch([instrument_ref(i) for i in instruments], sanity_validator(last, band))
+    changed = store_quotes(instruments, result.quotes, last)
+    for sym in result.failed_symbols:
+        tried = "; ".join(f"{p}: {e.kind} ({e})" for p, e in result.failures[sym])
+        log.warning("no quote for %s: %s", sym, tried)
+    return {
+        "symbols": len(instruments),
+        "fetched": len(result.quotes),
+        "failed": len(result.failed_symbols),
+        "changed": len(changed),
+        "changed_ids": changed,
+        "seconds": round(time.monotonic() - started, 3),
+        "calls": dict(result.calls),
+    }
+
+
+def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> dict:
+    """One refresh cycle: all held instruments, then recompute the holders of changed ones."""
+    token = cache.acquire_lock("cycle", CYCLE_LOCK_TTL)
+    if token is None:
+        log.info("refresh_prices: another cycle is running; skipped")
+        return {"skipped": "another cycle is running"}
+    started = datetime.now(timezone.utc)
+    try:
+        stats = fetch_and_store(held_instruments(symbols))
+        changed = stats.pop("changed_ids")
+        if changed:
+            if sync:
+                recompute_portfolios(instrument_ids=changed)
+            else:  # one job for every holder of every changed instrument: never one per symbol or user
+                stats["recompute_job"] = jobs.enqueue("default", "workers.portfolios.recompute_portfolios", changed).id
+        cache.finish_cycle(
+            {
+                "started_at": started.isoformat(),
+                "seconds": stats["seconds"],
+                "symbols": stats["symbols"],
+                "fetched": stats["fetched"],
+                "failed": stats["failed"],
+                "changed": stats["changed"],
+            }
+        )
+        log.info("refresh_prices: %s", stats)
+        return stats
+    finally:
+        cache.release_lock("cycle", token)
+
+
+def refresh_symbol(instrument_id: int) -> dict:
+    """Price one instrument now (a newly added holding) and update its holders."""
+    inst = db.session.get(Instrument, instrument_id)
+    if inst is None:
+        return {"skipped": "no such instrument"}
+    stats = fetch_and_store([inst])
+    changed = stats.pop("changed_ids")
+    if changed:
+        recompute_portfolios(instrument_ids=changed)
+    return stats
