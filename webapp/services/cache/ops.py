@@ -1,0 +1,145 @@
+"""Operations state: refresh cycles, locks, provider health and throttling, job figures, alerts, FX."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Mapping
+
+
+from pricing_providers.base import ProviderError, RateLimit, RateLimited
+
+from webapp.services.cache.core import get_redis, key, new_version
+
+
+# ---- cycles ----------------------------------------------------------------------------
+def finish_cycle(stats: Mapping[str, object]) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set(key("cycle"), new_version())
+    pipe.delete(key("cycle", "last"))
+    pipe.hset(key("cycle", "last"), mapping={k: str(v) for k, v in stats.items()})
+    pipe.execute()
+
+
+def last_cycle() -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in get_redis().hgetall(key("cycle", "last")).items()}
+
+
+def acquire_lock(name: str, ttl: int) -> str | None:
+    token = uuid.uuid4().hex
+    if get_redis().set(key("lock", name), token, nx=True, ex=ttl):
+        return token
+    return None
+
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+def release_lock(name: str, token: str) -> None:
+    get_redis().eval(_RELEASE, 1, key("lock", name), token)
+
+
+# ---- provider health and throttling (shared by every worker) --------------------------
+class RedisHealth:
+    """Circuit breaker state in Redis, so every worker skips a failing provider."""
+
+    def __init__(self, threshold: int = 3, cooldown: float = 300.0):
+        self.threshold, self.cooldown = threshold, cooldown
+
+    def allow(self, provider: str) -> bool:
+        until = get_redis().hget(key("provider", provider), "open_until")
+        return until is None or float(until) <= time.time()
+
+    def success(self, provider: str) -> None:
+        get_redis().hset(
+            key("provider", provider),
+            mapping={"failures": 0, "open_until": 0, "last_success": time.time()},
+        )
+        get_redis().hincrby(key("provider", provider), "calls_ok", 1)
+
+    def failure(self, provider: str, error: ProviderError) -> None:
+        r = get_redis()
+        k = key("provider", provider)
+        failures = r.hincrby(k, "failures", 1)
+        r.hincrby(k, "calls_failed", 1)
+        mapping: dict[str, object] = {"last_error": f"{error.kind}: {error}"[:300], "last_error_at": time.time()}
+        if failures >= self.threshold or isinstance(error, RateLimited):
+            mapping["open_until"] = time.time() + (getattr(error, "retry_after", None) or self.cooldown)
+        r.hset(k, mapping=mapping)
+
+
+def provider_health(names: Iterable[str]) -> dict[str, dict[str, str]]:
+    names = list(names)
+    pipe = get_redis().pipeline(transaction=False)
+    for n in names:
+        pipe.hgetall(key("provider", n))
+    return {n: {k.decode(): v.decode() for k, v in h.items()} for n, h in zip(names, pipe.execute())}
+
+
+class RedisThrottle:
+    """Fixed-window counter per provider and period, shared by every worker."""
+
+    def acquire(self, provider: str, limit: RateLimit) -> bool:
+        window = int(time.time() // limit.period)
+        k = key("throttle", provider, window)
+        pipe = get_redis().pipeline()
+        pipe.incr(k)
+        pipe.expire(k, int(limit.period) + 1)
+        count, _ = pipe.execute()
+        return count <= limit.calls
+
+
+# ---- operations: job figures and alerts -----------------------------------------------
+def record_job(func_name: str, seconds: float, ok: bool) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.hincrby(key("jobs", "count"), func_name, 1)
+    pipe.hincrbyfloat(key("jobs", "seconds"), func_name, seconds)
+    if not ok:
+        pipe.hincrby(key("jobs", "failures"), func_name, 1)
+    pipe.execute()
+
+
+def job_stats() -> dict[str, tuple[int, float, int]]:
+    """job name -> (count, total seconds, failures)."""
+    pipe = get_redis().pipeline(transaction=False)
+    for part in ("count", "seconds", "failures"):
+        pipe.hgetall(key("jobs", part))
+    count, seconds, failures = pipe.execute()
+    return {
+        name.decode(): (int(n), float(seconds.get(name, 0)), int(failures.get(name, 0)))
+        for name, n in count.items()
+    }
+
+
+def active_alerts() -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in get_redis().hgetall(key("alerts")).items()}
+
+
+def set_alert(name: str, detail: str) -> bool:
+    """Mark an alert active; True only for the call that started the incident."""
+    return bool(get_redis().hsetnx(key("alerts"), name, detail))
+
+
+def clear_alert(name: str) -> bool:
+    """True only for the call that ended the incident."""
+    return bool(get_redis().hdel(key("alerts"), name))
+
+
+# ---- exchange rates --------------------------------------------------------------------
+def write_fx(per_eur: Mapping[str, Decimal], as_of: datetime, source: str) -> None:
+    """The latest rates per 1 EUR, one hash (`fx:EUR`), replaced in one transaction."""
+    pipe = get_redis().pipeline()
+    pipe.delete(key("fx", "EUR"))
+    pipe.hset(key("fx", "EUR"), mapping={
+        **{ccy: format(rate, "f") for ccy, rate in per_eur.items()},
+        "_as_of": as_of.isoformat(), "_source": source,
+    })
+    pipe.execute()
+
+
+def read_fx() -> tuple[dict[str, Decimal], datetime | None, str | None]:
+    raw = {k.decode(): v.decode() for k, v in get_redis().hgetall(key("fx", "EUR")).items()}
+    as_of = datetime.fromisoformat(raw.pop("_as_of")) if "_as_of" in raw else None
+    source = raw.pop("_source", None)
+    return {k: Decimal(v) for k, v in raw.items()}, as_of, source
