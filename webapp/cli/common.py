@@ -1,0 +1,52 @@
+"""What every command shares: one-line errors (exit 2) and finding a user or an instrument."""
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Instrument, User
+from webapp.web.forms import (
+    SYMBOL_RE,
+    normalise_email,
+    normalise_symbol,
+    valid_email,
+)
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def find_instrument(symbol: str) -> Instrument:
+    symbol = normalise_symbol(symbol)
+    if not SYMBOL_RE.match(symbol):
+        fail(f"“{symbol}” is not a valid symbol (1–20 letters, digits or . - ^ =).")
+    inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    if inst is None:
+        fail(f"no instrument {symbol}: nobody holds it yet.")
+    return inst
+
+
+def find_user(email: str) -> User:
+    email = normalise_email(email)
+    # an invalid address is no user (and PostgreSQL refuses a NUL in a query parameter)
+    user = db.session.scalar(sa.select(User).where(User.email == email)) if valid_email(email) else None
+    if user is None:
+        fail(f"no user with email {email[:254]!r}.")
+    return user
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        fail("the password must have at least 10 characters.")
+    if len(password) > 200:
+        fail("the password must have at most 200 characters.")
+    return password
