@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from conftest import csrf_token, login, post
 from quick_users import PASSWORD, quick_user
 
-from webapp import totp
+from webapp.domain import totp
 from webapp.extensions import db
 from webapp.models import RecoveryCode, User
 
@@ -95,6 +95,31 @@ def test_codes_match_the_rfc_6238_test_vectors():
     assert totp.matching_step(secret, "287082", when=59 - 30) == 1
     assert totp.matching_step(secret, "287082", when=59 + 60) is None
     assert totp.matching_step(secret, "٢٨٧٠٨٢", when=59) is None  # the same digits, but not ASCII
+
+
+# Codes the hand-written implementation (before pyotp) gave, at its steps: secrets stored by it,
+# upper- or lower-case, keep working. Generated with the old webapp/totp.py's code_at.
+OLD_IMPLEMENTATION_CODES = {
+    "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP": [(1, "503347"), (59652323, "178813"), (66666666, "978524")],
+    "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ": [(1, "287082"), (59652323, "263126"), (66666666, "279037")],
+    "mfrggzdfmztwq2lkmfrggzdfmztwq2lk": [(1, "326399"), (59652323, "555830"), (66666666, "874044")],
+}
+
+
+def test_secrets_and_codes_of_the_old_implementation_still_verify():
+    for secret, codes in OLD_IMPLEMENTATION_CODES.items():
+        for step, code in codes:
+            assert totp.code_at(secret, step) == code
+            assert totp.matching_step(secret, code, when=step * 30 + 29) == step
+            assert totp.matching_step(secret, code, when=(step + 2) * 30) is None
+
+
+def test_the_qr_code_uri_names_the_account_and_the_secret():
+    uri = totp.provisioning_uri("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "alice@example.com")
+    assert uri.startswith("otpauth://totp/Folio:alice%40example.com?")
+    assert "secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" in uri and "issuer=Folio" in uri
+    # a new secret is 160 bits of base32, as before
+    assert re.fullmatch(r"[A-Z2-7]{32}", totp.new_secret())
 
 
 # ---- turning it on ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user
 
-from webapp import totp
+from webapp.domain import totp
 from webapp.extensions import db, limiter
 from webapp.models import new_session_token
 from webapp.services import users

@@ -12,7 +12,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from webapp import totp
+from webapp.domain import totp
 from webapp.extensions import db
 from webapp.models import RecoveryCode, User, new_session_token, utcnow
 

@@ -1,17 +1,16 @@
-"""RFC 6238 time-based one-time passwords (30 s steps, 6 digits, HMAC-SHA1), with the stdlib only.
+"""RFC 6238 time-based one-time passwords (30 s steps, 6 digits, HMAC-SHA1) through `pyotp`.
 
-Pure functions: no Flask, no database. `webapp/two_factor.py` keeps the per-user state.
+Pure functions: no Flask, no database. `webapp/services/users.py` keeps the per-user state.
+What pyotp does not give is kept here: the matched time step (a code may not be used twice,
+so the step is remembered) and an ASCII-only code check.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
-import secrets
-import struct
 import time
-from urllib.parse import quote, urlencode
+
+import pyotp
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -22,12 +21,11 @@ CODE_RE = re.compile(r"[0-9]{6}")  # ASCII digits only ("١٢٣٤٥٦".isdigit()
 
 def new_secret() -> str:
     """160 random bits (RFC 4226's recommended key length) as unpadded base32."""
-    return base64.b32encode(secrets.token_bytes(20)).decode("ascii").rstrip("=")
+    return pyotp.random_base32(32)
 
 
-def _key(secret: str) -> bytes:
-    s = secret.upper()
-    return base64.b32decode(s + "=" * (-len(s) % 8))
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret.upper(), digits=DIGITS, interval=STEP_SECONDS)
 
 
 def step_at(when: float | None = None) -> int:
@@ -36,10 +34,7 @@ def step_at(when: float | None = None) -> int:
 
 def code_at(secret: str, step: int) -> str:
     """The code of one time step (RFC 4226 HOTP with the step as counter)."""
-    mac = hmac.new(_key(secret), struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    number = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
-    return str(number % 10**DIGITS).zfill(DIGITS)
+    return _totp(secret).generate_otp(step)
 
 
 def matching_step(secret: str, code: str, when: float | None = None) -> int | None:
@@ -50,20 +45,18 @@ def matching_step(secret: str, code: str, when: float | None = None) -> int | No
     """
     if not CODE_RE.fullmatch(code or ""):
         return None
+    otp = _totp(secret)
     now = step_at(when)
     found = None
     for step in range(max(0, now - WINDOW), now + WINDOW + 1):
-        if hmac.compare_digest(code_at(secret, step), code):
+        if hmac.compare_digest(otp.generate_otp(step), code):
             found = step
     return found
 
 
 def provisioning_uri(secret: str, account: str, issuer: str = "Folio") -> str:
     """The otpauth:// URI an authenticator app reads from the QR code."""
-    label = quote(f"{issuer}:{account}", safe="@:")
-    query = urlencode({"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS,
-                       "period": STEP_SECONDS})
-    return f"otpauth://totp/{label}?{query}"
+    return _totp(secret).provisioning_uri(name=account, issuer_name=issuer)
 
 
 def grouped(secret: str) -> str:
