@@ -1,4 +1,4 @@
-"""The poll's fast path (webapp/fastpoll.py): a 204 without Flask or the database, and never
+"""The poll's fast path (webapp/web/fastpoll.py): a 204 without Flask or the database, and never
 for a session Flask would refuse."""
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from conftest import login, make_user, post, set_price
 
 from webapp.extensions import db
 from webapp.models import PortfolioSnapshot
-from webapp.services import history as history_service
+from webapp.services.portfolio import history as history_service
 from webapp.web.charts import line_chart
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -113,7 +113,7 @@ def test_the_database_sums_and_the_python_sums_agree(app):
             _load_prices_sql(raw, prices)
             by_sql = list(_stream_sql(uids, raw))
             conn.rollback()
-    from webapp.domain.valuation import encode_sums
+    from webapp.domain.summary import encode_sums
 
     assert [(u, encode_sums(b, a)) for u, b, a in by_sql] == [(u, encode_sums(b, a)) for u, b, a in by_python]
 

@@ -114,7 +114,7 @@ def test_values_recorded_while_the_holdings_were_entered_are_not_drawn(app, clie
     from datetime import timedelta
 
     from webapp.models import Holding
-    from webapp.services import history as history_service
+    from webapp.services.portfolio import history as history_service
 
     uid = make_user(app)
     login(client)

@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import login, post, set_price
 
+from webapp.domain.splits import Ratio, SplitError, parse_ratio
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Split, User
-from webapp.services import history as history_service
-from webapp.services.splits import Ratio, SplitError, parse_ratio
+from webapp.services.portfolio import history as history_service
 
 TODAY = datetime.now(timezone.utc).date()
 

@@ -6,13 +6,8 @@ from decimal import Decimal, localcontext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.domain.valuation import (
-    AccountRef,
-    Position,
-    PriceInfo,
-    convert,
-    value_portfolio,
-)
+from webapp.domain.money import convert
+from webapp.domain.valuation import AccountRef, Position, PriceInfo, value_portfolio
 
 T = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 CCYS = ["USD", "EUR", "GBP", "INR"]

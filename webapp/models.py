@@ -46,7 +46,7 @@ class User(UserMixin, db.Model):
     session_token: so.Mapped[str] = so.mapped_column(sa.String(64), default=new_session_token)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
-    # two-factor login (webapp/two_factor.py): the TOTP secret (base32) when it is on, and
+    # two-factor login (webapp/services/users.py): the TOTP secret (base32) when it is on, and
     # the last time step whose code was accepted, so that no code is accepted twice
     totp_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     totp_last_step: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
@@ -186,11 +186,11 @@ class PortfolioSnapshot(db.Model):
     # {account_id: "value"} as strings, exact
     account_values: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
     # a split recorded after its effective date: this snapshot counted the old quantity at a
-    # post-split price (a false drop). Kept, but not drawn or exported (webapp/splits.py).
+    # post-split price (a false drop). Kept, but not drawn or exported (webapp/services/splits.py).
     superseded_by_split_id: so.Mapped[Optional[int]] = so.mapped_column(
         sa.ForeignKey("splits.id", ondelete="SET NULL", use_alter=True))
     # worked out afterwards from daily closes with the holdings as they were then held, for the
-    # days before the first recorded snapshot (workers/history.py), never recorded live
+    # days before the first recorded snapshot (webapp/services/portfolio/reconstruct.py), never recorded live
     reconstructed: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 

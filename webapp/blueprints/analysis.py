@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 
 from webapp.domain.allocation import allocate
 from webapp.models import ASSET_TYPES
-from webapp.services import history as history_service
+from webapp.services.portfolio import history as history_service
 from webapp.web.charts import bar_widths, line_chart
 
 bp = Blueprint("analysis", __name__)

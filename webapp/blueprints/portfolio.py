@@ -1,6 +1,6 @@
 """Portfolio views: the dashboard and its self-refreshing summary partial.
 
-The unchanged poll (`204`) is usually answered before Flask runs, by `webapp/fastpoll.py`;
+The unchanged poll (`204`) is usually answered before Flask runs, by `webapp/web/fastpoll.py`;
 what reaches the view here is the rest: a changed version, a first poll, Redis down.
 """
 from __future__ import annotations

@@ -6,14 +6,14 @@ import sys
 import click
 import sqlalchemy as sa
 
-from webapp.extensions import db
-from webapp.models import Instrument, User
-from webapp.web.forms import (
+from webapp.domain.inputs import (
     SYMBOL_RE,
     normalise_email,
     normalise_symbol,
     valid_email,
 )
+from webapp.extensions import db
+from webapp.models import Instrument, User
 
 
 def fail(message: str) -> None:

@@ -11,14 +11,14 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.cli.common import find_instrument, fail
-from webapp.extensions import db
-from webapp.models import Quote
-from webapp.services import cache
-from webapp.web.forms import (
+from webapp.cli.common import fail, find_instrument
+from webapp.domain.inputs import (
     normalise_symbol,
     parse_decimal,
 )
+from webapp.extensions import db
+from webapp.models import Quote
+from webapp.services import cache
 
 prices_cli = AppGroup("prices", help="Refresh, show and set prices.")
 providers_cli = AppGroup("providers", help="Inspect the price provider chain.")

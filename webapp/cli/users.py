@@ -10,12 +10,12 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp.cli.common import fail, find_instrument, find_user, read_password
-from webapp.extensions import db
-from webapp.models import User
-from webapp.web.forms import (
+from webapp.domain.inputs import (
     normalise_email,
     valid_email,
 )
+from webapp.extensions import db
+from webapp.models import User
 
 users_cli = AppGroup("users", help="Manage users.")
 portfolio_cli = AppGroup("portfolio", help="Recompute portfolios.")

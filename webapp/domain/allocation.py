@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-from webapp.domain.valuation import EXACT, ZERO, Valuation
+from webapp.domain.money import EXACT, ZERO
+from webapp.domain.valuation import Valuation
 
 HUNDRED = Decimal(100)
 TOP = 10

@@ -7,9 +7,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from webapp.domain.inputs import MAX_QUANTITY
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, Quote, User
-from webapp.web.forms import MAX_QUANTITY
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Sequence
 
-from webapp.domain.valuation import EXACT
+from webapp.domain.money import EXACT
 
 PX = Decimal("0.1")
 

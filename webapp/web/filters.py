@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask import Flask
 
-from webapp.domain.valuation import quantize_money
+from webapp.domain.money import quantize_money
 
 
 def money(amount: Decimal | None, currency: str | None = None) -> str:

@@ -1,8 +1,7 @@
 """WTForms for every user input. Validation messages are written for people."""
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -15,32 +14,20 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
+from webapp.domain.inputs import (  # noqa: F401  (re-exported: forms are where views look for them)
+    CONTROL_RE,
+    EMAIL_RE,
+    MAX_QUANTITY,
+    QUANTITY_PLACES,
+    SYMBOL_RE,
+    normalise_email,
+    normalise_symbol,
+    parse_cost,
+    parse_decimal,
+    parse_quantity,
+    valid_email,
+)
 from webapp.models import ACCOUNT_KINDS, ASSET_TYPES
-
-# no spaces, controls or the characters that delimit addresses in mail headers and HTML
-_EMAIL_ATOM = r"[^@\s<>()\[\]\\,;:\"\x00-\x1f\x7f-\x9f]"
-EMAIL_RE = re.compile(rf"{_EMAIL_ATOM}{{1,64}}@{_EMAIL_ATOM}+\.{_EMAIL_ATOM}{{2,}}\Z")
-SYMBOL_RE = re.compile(r"[A-Z0-9.\-^=]{1,20}\Z")  # \Z, not $: "$" also matches before a final newline
-MAX_QUANTITY = Decimal("1e15")
-QUANTITY_PLACES = 10
-# C0 and C1 controls and DEL, but not tab/newline/carriage return (PostgreSQL refuses NUL in
-# text), and the bidirectional overrides and isolates that make text display in another order
-# than it is stored ("Trojan Source"), e.g. a display name that reads as someone else's.
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def normalise_email(value: str | None) -> str:
-    return (value or "").strip().lower()
-
-
-def valid_email(value: str) -> bool:
-    return len(value) <= 254 and EMAIL_RE.match(value) is not None
-
-
-def normalise_symbol(value: str | None) -> str:
-    """Upper-cased, but only ASCII: "ſpy".upper() is "SPY" and "ß".upper() is "SS"."""
-    value = (value or "").strip()
-    return value.upper() if value.isascii() else value
 
 
 def no_control_chars(form, field):
@@ -51,45 +38,6 @@ def no_control_chars(form, field):
 def check_email(form, field):
     if not valid_email(field.data or ""):
         raise ValidationError("Enter an email address like name@example.com.")
-
-
-def parse_decimal(text: str) -> Decimal:
-    """A number typed in ASCII: Decimal() also reads other scripts' digits ("١٠" is 10), and
-    people would not see that they typed something other than what they meant."""
-    raw = text.strip().replace(",", "").replace("_", "")
-    if not raw.isascii():
-        raise InvalidOperation
-    return Decimal(raw)
-
-
-def _finite_decimal(text: str, noun: str) -> Decimal:
-    """Typed text as an exact, finite Decimal; `noun` ("number", "amount") names it in the messages."""
-    try:
-        d = parse_decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"“{text[:40]}” is not {'an' if noun == 'amount' else 'a'} {noun}.") from None
-    if not d.is_finite():
-        raise ValueError(f"Enter a finite {noun}.")
-    return d
-
-
-def _storable(d: Decimal, subject: str) -> Decimal:
-    """Below 10^15 with at most QUANTITY_PLACES decimal places: what the columns hold exactly."""
-    if d >= MAX_QUANTITY:
-        raise ValueError(f"That {subject} is too large (the limit is 1,000,000,000,000,000).")
-    if d.as_tuple().exponent < -QUANTITY_PLACES and d != d.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
-        raise ValueError(f"Use at most {QUANTITY_PLACES} decimal places.")
-    return d
-
-
-def parse_quantity(text: str | None) -> Decimal:
-    """A positive, finite quantity with at most 10 decimal places, below 10^15."""
-    if not (text or "").strip():
-        raise ValueError("Enter a quantity.")
-    d = _finite_decimal(text, "number")
-    if d <= 0:
-        raise ValueError("The quantity must be greater than zero.")
-    return _storable(d, "quantity")
 
 
 class QuantityField(StringField):
@@ -115,17 +63,6 @@ class QuantityField(StringField):
         if getattr(self, "raw", None) is not None:
             return self.raw
         return format(self.data.normalize(), "f") if self.data is not None else ""
-
-
-def parse_cost(text: str | None) -> Decimal | None:
-    """An optional amount of money: blank is "unknown"; else finite, not negative, below 10^15,
-    at most 10 decimal places."""
-    if not (text or "").strip():
-        return None
-    d = _finite_decimal(text, "amount")
-    if d < 0 or d.is_signed():
-        raise ValueError("A cost cannot be negative.")
-    return _storable(d, "amount")
 
 
 class CostField(QuantityField):

@@ -11,7 +11,6 @@ import redis
 from flask import current_app
 
 from webapp.domain.valuation import AccountRef, Position, PriceInfo, value_portfolio
-
 from webapp.services.cache.scripts import LUA as _LUA
 
 RedisError = redis.RedisError

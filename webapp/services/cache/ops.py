@@ -7,9 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-
 from pricing_providers.base import ProviderError, RateLimit, RateLimited
-
 from webapp.services.cache.core import get_redis, key, new_version
 
 

@@ -7,14 +7,9 @@ from typing import Iterable, NamedTuple, Sequence
 
 import sqlalchemy as sa
 
-from webapp.domain.valuation import (
-    EXACT,
-    AccountRef,
-    Position,
-    Valuation,
-    positions_fingerprint,
-    value_portfolio,
-)
+from webapp.domain.money import EXACT
+from webapp.domain.summary import positions_fingerprint
+from webapp.domain.valuation import AccountRef, Position, Valuation, value_portfolio
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, User
 from webapp.services import cache

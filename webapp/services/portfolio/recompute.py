@@ -1,6 +1,6 @@
 """Portfolio service: value users' portfolios from the database and cache them in Redis.
 
-Two paths, one arithmetic (webapp/portfolio.py):
+Two paths, one arithmetic (webapp/domain/valuation.py and summary.py):
 
 * one user, or a few (a page whose cache is cold, an edited holding): every holding is
   read and valued (`value_users`); the summary *and* the positions are cached.
@@ -28,7 +28,8 @@ from typing import Iterable, NamedTuple, Sequence
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp.domain.valuation import EXACT, encode_sums
+from webapp.domain.money import EXACT
+from webapp.domain.summary import encode_sums
 from webapp.extensions import db
 from webapp.models import Instrument
 from webapp.services import cache
