@@ -1,9 +1,9 @@
 """Asset service views: accounts and their holdings. Every query is filtered by owner."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
+    abort,
     flash,
     make_response,
     redirect,
@@ -13,7 +13,6 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from webapp.extensions import db
 from webapp.models import Account, Holding
 from webapp.services import assets
 from webapp.web.filters import quantity as format_quantity
@@ -42,15 +41,11 @@ def require_login():
 
 def own_account(account_id: int) -> Account:
     """The current user's account, or 404: another user's id looks like no account at all."""
-    return db.first_or_404(sa.select(Account).where(Account.id == account_id, Account.owner_id == current_user.id))
+    return assets.account_of(current_user.id, account_id) or abort(404)
 
 
 def own_holding(holding_id: int) -> Holding:
-    return db.first_or_404(
-        sa.select(Holding)
-        .join(Account, Account.id == Holding.account_id)
-        .where(Holding.id == holding_id, Account.owner_id == current_user.id)
-    )
+    return assets.holding_of(current_user.id, holding_id) or abort(404)
 
 
 def redirect_to(url: str):

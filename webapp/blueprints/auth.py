@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
@@ -17,8 +16,8 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.extensions import db, limiter
-from webapp.models import User, new_session_token, utcnow
+from webapp.extensions import limiter
+from webapp.models import User
 from webapp.services import users
 from webapp.web.forms import LoginCodeForm, LoginForm, RegisterForm, normalise_email
 
@@ -80,8 +79,7 @@ PENDING_SECONDS = 300
 
 def _finish_login(user: User, remember: bool, target: str | None):
     session.clear()  # a fresh session at login: no fixation
-    user.last_login_at = utcnow()
-    db.session.commit()
+    users.record_login(user)
     login_user(user, remember=remember)
     return redirect(target or url_for("portfolio.dashboard"))
 
@@ -90,7 +88,7 @@ def _pending_user() -> tuple[User, dict] | None:
     state = session.get(PENDING)
     if not isinstance(state, dict) or time.time() - state.get("at", 0) > PENDING_SECONDS:
         return None
-    user = db.session.get(User, state.get("uid"))
+    user = users.get(state.get("uid"))
     # a password change, a logout elsewhere or turning 2FA off meanwhile voids the first step
     if user is None or user.is_disabled or not user.has_two_factor or user.session_token != state.get("token"):
         return None
@@ -106,18 +104,12 @@ def register():
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
-            if db.session.scalar(sa.select(User.id).where(User.email == form.email.data)):
+            if users.email_taken(form.email.data):
                 form.email.errors.append("An account with this email already exists. Log in instead?")
                 status = 409
             else:
-                user = User(
-                    email=form.email.data,
-                    display_name=form.display_name.data or "",
-                    base_currency=current_app.config["BASE_CURRENCY"],
-                )
-                user.set_password(form.password.data)
-                db.session.add(user)
-                db.session.commit()
+                user = users.register(form.email.data, form.password.data, form.display_name.data,
+                                      current_app.config["BASE_CURRENCY"])
                 session.clear()
                 login_user(user)
                 flash("Welcome to Folio. Create your first account to add holdings.", "success")
@@ -137,7 +129,7 @@ def login():
         return render_template("auth/login.html", form=form)
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400
-    user = db.session.scalar(sa.select(User).where(User.email == form.email.data))
+    user = users.by_email(form.email.data)
     if user is None or not user.check_password(form.password.data):
         return render_template("auth/login.html", form=form, error="Wrong email or password."), 401
     if user.is_disabled:
@@ -185,8 +177,7 @@ def login_code():
 @login_required
 def logout():
     # CSRFProtect has checked the token. Rotating the token invalidates every copy of the session and remember cookies
-    current_user.session_token = new_session_token()
-    db.session.commit()
+    users.end_sessions(current_user)
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

@@ -15,8 +15,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user
 
 from webapp.domain import totp
-from webapp.extensions import db, limiter
-from webapp.models import new_session_token
+from webapp.extensions import limiter
 from webapp.services import users
 from webapp.web.forms import (
     BaseCurrencyForm,
@@ -88,8 +87,7 @@ def base_currency():
     if new == current_user.base_currency:
         flash(f"Your portfolio is already valued in {new}.", "info")
         return redirect(url_for(".index"))
-    current_user.base_currency = new
-    db.session.commit()
+    users.set_base_currency(current_user, new)
     from webapp.services.portfolio.read_model import recompute_users
 
     recompute_users([current_user.id])  # Redis down: pages value from the database anyway
@@ -107,9 +105,7 @@ def change_password():
     if not current_user.check_password(form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
         return _page(401, password_form=form)
-    current_user.set_password(form.password.data)
-    current_user.session_token = new_session_token()
-    db.session.commit()
+    users.change_password(current_user, form.password.data)
     _keep_this_session_only()
     flash("Password changed. You were logged out everywhere else.", "success")
     return redirect(url_for(".index"))

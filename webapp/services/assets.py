@@ -35,6 +35,19 @@ def accounts_of(user: User) -> list[Account]:
     return list(db.session.scalars(sa.select(Account).where(Account.owner_id == user.id).order_by(Account.name)))
 
 
+def account_of(user_id: int, account_id: int) -> Account | None:
+    """The user's account with that id; None for another user's (it looks like no account at all)."""
+    return db.session.scalar(sa.select(Account).where(Account.id == account_id, Account.owner_id == user_id))
+
+
+def holding_of(user_id: int, holding_id: int) -> Holding | None:
+    return db.session.scalar(
+        sa.select(Holding)
+        .join(Account, Account.id == Holding.account_id)
+        .where(Holding.id == holding_id, Account.owner_id == user_id)
+    )
+
+
 def create_account(user: User, name: str, institution: str = "", kind: str = "brokerage") -> Account:
     account = Account(owner_id=user.id, name=name, institution=institution, kind=kind)
     db.session.add(account)

@@ -1,4 +1,5 @@
-"""Two-factor login: turning TOTP on and off, checking a code once, single-use recovery codes.
+"""The user service: people's accounts (registration, login, password, base currency) and
+two-factor login: turning TOTP on and off, checking a code once, single-use recovery codes.
 
 A TOTP code is accepted only for a time step later than the last accepted one (an atomic
 conditional UPDATE, so two simultaneous requests cannot both use it); a recovery code is
@@ -114,3 +115,46 @@ def verify(user: User, text: str | None) -> str | None:
         db.session.commit()
         return "recovery" if spent == 1 else None
     return None
+
+
+# ---- people's accounts -------------------------------------------------------------------------
+def get(user_id: object) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == email))
+
+
+def email_taken(email: str) -> bool:
+    return db.session.scalar(sa.select(User.id).where(User.email == email)) is not None
+
+
+def register(email: str, password: str, display_name: str, base_currency: str) -> User:
+    user = User(email=email, display_name=display_name or "", base_currency=base_currency)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def record_login(user: User) -> None:
+    user.last_login_at = utcnow()
+    db.session.commit()
+
+
+def end_sessions(user: User) -> None:
+    """A new session token: every copy of the session and remember cookies stops working."""
+    user.session_token = new_session_token()
+    db.session.commit()
+
+
+def change_password(user: User, password: str) -> None:
+    """Set a new password and end every session (the caller keeps its own by logging in again)."""
+    user.set_password(password)
+    end_sessions(user)
+
+
+def set_base_currency(user: User, currency: str) -> None:
+    user.base_currency = currency
+    db.session.commit()
