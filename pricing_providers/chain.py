@@ -1,4 +1,8 @@
-"""The fallback chain: for each instrument, the first provider with a valid quote wins."""
+"""The fallback chain: for each instrument, the first provider with a valid quote wins.
+
+Hand-written because the fallback per symbol, the shared circuit breaker and request budget are
+Folio's own rules (no library chains quote providers); the in-memory health and throttle serve tests.
+"""
 from __future__ import annotations
 
 import logging

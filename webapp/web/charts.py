@@ -1,5 +1,8 @@
 """Server-rendered SVG chart geometry: a value line over time and horizontal bars.
 
+Hand-written because it must work without JavaScript under a strict CSP and never pass money
+through a float; an interactive chart (uPlot) may enhance it, not replace it.
+
 Pure functions (no Flask, no database). Pixel coordinates are computed in Decimal and
 rounded to a tenth of a pixel, so that no amount ever passes through a float.
 """

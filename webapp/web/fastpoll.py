@@ -1,5 +1,8 @@
 """The summary poll's fast path: `204 No Content` after one Redis read, before Flask runs.
 
+Hand-written because no library answers a signed-cookie poll before the framework runs; it is
+what keeps the unchanged poll near hello-world speed (bench/RESULTS.md).
+
 Every open dashboard asks `/portfolio/summary?v=<token>` every POLL_SECONDS, and nearly
 every answer is "nothing changed". Through Flask that answer would open the session,
 load the user from the database (Flask-Login) and run every hook. Here, in front of the

@@ -1,4 +1,8 @@
-"""Operations state: refresh cycles, locks, provider health and throttling, job figures, alerts, FX."""
+"""Operations state: refresh cycles, locks, provider health and throttling, job figures, alerts, FX.
+
+The circuit breaker and throttle are hand-written because they must be shared by every worker
+process through Redis and never block (pybreaker and `limits` are per process or blocking).
+"""
 from __future__ import annotations
 
 import time
