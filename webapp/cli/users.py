@@ -130,6 +130,36 @@ def demo_seed(email: str, password: str) -> None:
         click.echo(f"demo user {email} / {password} created")
 
 
+@demo_cli.command("population")
+@click.option("--users", "n_users", type=click.IntRange(1, 1_000_000), required=True, help="How many users.")
+@click.option("--instruments", type=click.IntRange(1, 1_000_000), required=True, help="How many distinct instruments.")
+@click.option("--holdings", type=click.IntRange(1, 1000), required=True, help="Holdings per user.")
+@click.option("--symbols", "symbols_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="Symbols, one a line (SYMBOL or SYMBOL,asset_type); generated when not given.")
+@click.option("--prefix", default="load", show_default=True, help="Users are PREFIX1@folio.load, PREFIX2@...")
+@click.option("--password", default="load-password-1", show_default=True)
+def demo_population(n_users: int, instruments: int, holdings: int, symbols_file, prefix: str, password: str) -> None:
+    """Create (idempotently) a population for load tests: USERS users with HOLDINGS holdings each
+    over INSTRUMENTS instruments, without asking for prices (a cycle then starts cold)."""
+    from webapp.services import demo
+
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,19}", prefix, re.ASCII):
+        fail(f"“{prefix[:40]}” is not a prefix: use 1–20 lower-case letters and digits, starting with a letter.")
+    if holdings > instruments:
+        fail(f"--holdings ({holdings}) cannot exceed --instruments ({instruments}): a holding per instrument.")
+    try:
+        lines = symbols_file.read().splitlines() if symbols_file is not None else None
+        symbols = demo.population_symbols(instruments, lines, prefix)
+        result = demo.population(n_users, instruments, holdings, symbols, prefix, password)
+    except UnicodeDecodeError:
+        fail("the symbols file is not UTF-8 text.")
+    except ValueError as exc:
+        fail(f"{'symbols file: ' if symbols_file is not None else ''}{exc}.")
+    click.echo(f"{result.users_created} users created ({result.users_kept} existed already), "
+               f"{result.instruments_created} instruments created, {result.holdings_created} holdings created; "
+               f"log in as {prefix}1@folio.load / {password}")
+
+
 @demo_cli.command("history")
 @click.option("--email", default="demo@folio.local", show_default=True)
 def demo_history(email: str) -> None:
