@@ -22,6 +22,7 @@ BUILTIN_MODULES = (
     "alphavantage",
     "amfi",
     "mfapi",
+    "coingecko",
 )
 
 

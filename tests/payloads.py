@@ -16,6 +16,7 @@ Paths each provider is asked on (for ``route``):
     alphavantage   /query
     amfi           /spages/NAVAll.txt
     mfapi          /mf/{code}/latest
+    coingecko      /api/v3/simple/price, /api/v3/coins/list
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ YAHOO_QUOTE = "/v7/finance/quote"
 YAHOO_SPARK = "/v7/finance/spark"
 YAHOO_CRUMB = "/v1/test/getcrumb"
 YAHOO_COOKIE = "/consent/cookie"
+COINGECKO_PRICE = "/api/v3/simple/price"
+COINGECKO_LIST = "/api/v3/coins/list"
 STOOQ_QUOTE = "/q/l/"
 TIINGO_IEX = "/iex/"
 FINNHUB_QUOTE = "/api/v1/quote"
@@ -551,6 +554,32 @@ def mfapi_empty() -> str:
 def mfapi_failed() -> str:
     """HTTP 200 answer with a non-SUCCESS status."""
     return to_json({"status": "FAIL", "data": []})
+
+
+# ---- CoinGecko (keyless public API) -----------------------------------------------------
+def coingecko_price(prices: dict[str, dict[str, Number]], updated_at: int = 1711356300,
+                    change_24h: dict[str, dict[str, Number]] | None = None) -> str:
+    """HTTP 200 body of ``/api/v3/simple/price?ids=..&vs_currencies=..&include_last_updated_at=true
+    &include_24hr_change=true``: ``{id: {vs: price, "last_updated_at": epoch, "<vs>_24h_change": pct}}``.
+    Unknown ids are simply missing."""
+    out: dict = {}
+    for coin, by_ccy in prices.items():
+        entry: dict = {ccy: _num(p) for ccy, p in by_ccy.items()}
+        for ccy, pct in ((change_24h or {}).get(coin) or {}).items():
+            entry[f"{ccy}_24h_change"] = _num(pct)
+        entry["last_updated_at"] = updated_at
+        out[coin] = entry
+    return to_json(out)
+
+
+def coingecko_coins_list(coins: Iterable[tuple[str, str, str]]) -> str:
+    """HTTP 200 body of ``/api/v3/coins/list``: (id, symbol, name) as ``[{"id","symbol","name"}]``."""
+    return to_json([{"id": i, "symbol": s, "name": n} for i, s, n in coins])
+
+
+def coingecko_rate_limited() -> str:
+    """HTTP 429 body (sometimes with a Retry-After header)."""
+    return to_json({"status": {"error_code": 429, "error_message": "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."}})
 
 
 # ---- shared ------------------------------------------------------------------------------

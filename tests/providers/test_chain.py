@@ -293,6 +293,7 @@ EXPECTED = {
     "alphavantage": (True, False, {"stock", "etf", "mutual_fund"}),
     "amfi": (False, True, {"mutual_fund"}),
     "mfapi": (False, False, {"mutual_fund"}),
+    "coingecko": (False, True, {"crypto"}),
 }
 
 
