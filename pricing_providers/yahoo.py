@@ -156,7 +156,47 @@ class YahooProvider(Provider):
                 self._mark_unusable("spark")
         if pending:
             rest = [inst for sym in pending for inst in wanted[sym]]
-            out.update(self.fetch_each(rest, self._quote))
+            out.update(self._chart_each(rest, any(isinstance(v, Quote) for v in out.values())))
+        return out
+
+    # Consecutive ProviderDown answers from the chart after which the rest of a batch is
+    # not asked: the chain's own failure threshold, which used to see each symbol alone.
+    chart_down_limit = 3
+
+    def _chart_each(self, instruments: list[InstrumentRef], have_quotes: bool) -> FetchResult:
+        """One chart request a symbol. Unlike `fetch_each`, one symbol's ProviderDown (a
+        proxy's 4xx page for that path, a timeout) does not stop the batch at once, as it
+        did not when each symbol was a batch of its own; a 429, or several failures in a
+        row, does."""
+        out: FetchResult = {}
+        down = 0
+        for n, inst in enumerate(instruments):
+            try:
+                out[inst.symbol] = self._quote(inst)
+                down = 0
+                have_quotes = True
+                continue
+            except RateLimited as exc:
+                stop: ProviderError | None = exc
+            except ProviderDown as exc:
+                down += 1
+                out[inst.symbol] = exc
+                stop = exc if down >= self.chart_down_limit else None
+            except ProviderError as exc:
+                exc.provider = exc.provider or self.name
+                out[inst.symbol] = exc
+                down = 0
+                continue
+            if stop is None:
+                continue
+            stop.provider = stop.provider or self.name
+            if not have_quotes:
+                raise stop
+            for rest in instruments[n:]:
+                out.setdefault(rest.symbol, stop)
+            if isinstance(stop, RateLimited):
+                out[inst.symbol] = stop
+            break
         return out
 
     def history(self, instrument: InstrumentRef, days: int) -> list[Quote]:

@@ -306,3 +306,14 @@ def test_build_chain_passes_the_store(replay):
     chain = registry.build_chain("yahoo,stooq", {"PROVIDER_YAHOO_URL": replay.url}, store=store)
     assert all(p.store is store for p in chain.providers)
     assert YahooProvider.batch_size == 50 and YahooProvider.rate_limit == RateLimit(200, 600)
+
+
+def test_chart_fallback_one_symbols_provider_down_does_not_stop_the_batch(replay):
+    # a proxy page for one path (the replay's 418 here) used to cost only that symbol,
+    # when each symbol was its own batch; three in a row stop the batch
+    for s in ("AAPL", "MSFT"):
+        replay.route(P.YAHOO_CHART.format(symbol=s), body=P.yahoo_chart(s, "10", "USD", T))
+    out = make(replay).fetch(refs(["122639", "AAPL", "X1", "X2", "X3", "MSFT"]))
+    assert isinstance(out["122639"], ProviderDown) and out["AAPL"].price == Decimal("10")
+    assert all(isinstance(out[s], ProviderDown) for s in ("X1", "X2", "X3", "MSFT"))
+    assert "/v8/finance/chart/MSFT" not in replay.paths
