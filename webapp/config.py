@@ -46,7 +46,7 @@ def from_environment() -> dict[str, object]:
         "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         "REDIS_PREFIX": os.environ.get("REDIS_PREFIX") or "folio:",
         "FOLIO_DEMO": demo,
-        "PRICE_PROVIDERS": os.environ.get("PRICE_PROVIDERS") or ("simulated" if demo else "yahoo,stooq,amfi,mfapi"),
+        "PRICE_PROVIDERS": os.environ.get("PRICE_PROVIDERS") or ("simulated" if demo else "yahoo,stooq,amfi,mfapi,coingecko"),
         "PRICE_REFRESH_CRON": os.environ.get("PRICE_REFRESH_CRON") or "*/10 * * * *",
         "FX_PROVIDERS": os.environ.get("FX_PROVIDERS") or "ecb,frankfurter",
         "FX_REFRESH_CRON": os.environ.get("FX_REFRESH_CRON") or "20 * * * *",

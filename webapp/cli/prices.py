@@ -37,9 +37,10 @@ def prices_refresh(symbols: tuple[str, ...], sync: bool) -> None:
         stats = refresh_prices(wanted, sync=True)
         if "skipped" in stats:
             fail(stats["skipped"])
+        fresh = f", {stats['still_fresh']} still fresh (market closed since)" if stats.get("still_fresh") else ""
         click.echo(
             f"{stats['symbols']} symbols: {stats['fetched']} fetched, {stats['failed']} failed, "
-            f"{stats['changed']} changed ({stats['seconds']}s)"
+            f"{stats['changed']} changed ({stats['seconds']}s){fresh}"
         )
     else:
         job = jobs.enqueue("default", "workers.prices.refresh_prices", wanted)

@@ -15,6 +15,8 @@ Keys (under the configurable prefix):
   lock:{name}                   text  short locks (first-cycle, ...)
   provider:{name}               hash  health: failures, open_until, last_success, last_error
   throttle:{provider}:{window}  int   requests spent in a rate-limit window, shared by every worker
+  provider-state:{name}         text  what a provider keeps between cycles (RedisStore): e.g.
+                                      yahoo:{host}:cookie|crumb|unusable:{rung}, coingecko:id:{ticker}
   jobs:count|seconds|failures   hash  per job name: runs, total seconds, failures
   alerts                        hash  active operator alerts: name -> detail
   fx:EUR                        hash  latest rates per 1 EUR, _as_of, _source
@@ -72,6 +74,7 @@ from webapp.services.cache.ops import (  # noqa: F401
     RedisHealth,
     provider_health,
     RedisThrottle,
+    RedisStore,
     record_job,
     job_stats,
     active_alerts,

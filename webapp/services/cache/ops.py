@@ -90,6 +90,18 @@ class RedisThrottle:
         return count <= limit.calls
 
 
+class RedisStore:
+    """The providers' `SecretStore` in Redis (`provider-state:{name}`), shared by every worker
+    and cycle: Yahoo's cookie and crumb, CoinGecko's ticker -> id map, unusable endpoints."""
+
+    def get(self, name: str) -> str | None:
+        value = get_redis().get(key("provider-state", name))
+        return None if value is None else value.decode()
+
+    def set(self, name: str, value: str, ttl: float) -> None:
+        get_redis().set(key("provider-state", name), value, px=max(1, int(ttl * 1000)))
+
+
 # ---- operations: job figures and alerts -----------------------------------------------
 def record_job(func_name: str, seconds: float, ok: bool) -> None:
     pipe = get_redis().pipeline(transaction=False)

@@ -14,6 +14,7 @@ from pricing_providers import Chain, InstrumentRef, build_chain
 from pricing_providers import Quote as ProviderQuote
 from pricing_providers.manual import ManualProvider
 from pricing_providers.simulated import SimulatedProvider
+from webapp.domain import markets
 from webapp.domain.valuation import PriceInfo
 from webapp.extensions import db
 from webapp.models import Holding, Instrument, Quote
@@ -68,6 +69,7 @@ def make_chain(spec: str | None = None) -> Chain:
         cfg,
         health=cache.RedisHealth(cfg["PROVIDER_FAILURE_THRESHOLD"], cfg["PROVIDER_COOLDOWN_SECONDS"]),
         throttle=cache.RedisThrottle(),
+        store=cache.RedisStore(),  # Yahoo's crumb and CoinGecko's ids outlive the cycle's chain
         extra={
             "manual": ManualProvider(lookup=manual_lookup),
             "simulated": SimulatedProvider(step=cfg["SIMULATED_STEP_SECONDS"]),
@@ -167,10 +169,32 @@ def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dic
     return sorted(by_symbol[s].id for s in fresh)
 
 
-def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = None) -> dict:
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def split_closed(instruments: Sequence[HeldInstrument], last: dict[str, PriceInfo],
+                 now: datetime) -> tuple[list[HeldInstrument], list[HeldInstrument]]:
+    """(due, still fresh): an instrument whose market has not traded since its last quote
+    cannot have a newer price, so a cycle spends no request on it. Simulated quotes follow
+    no market, so they are always due."""
+    due, fresh = [], []
+    for inst in instruments:
+        q = last.get(inst.symbol)
+        if q is not None and q.source != "simulated" and markets.closed_since(
+                markets.calendar_for(inst.symbol, inst.asset_type), q.as_of, now):
+            fresh.append(inst)
+        else:
+            due.append(inst)
+    return due, fresh
+
+
+def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = None,
+                    last: dict[str, PriceInfo] | None = None) -> dict:
     chain = chain or make_chain()
     started = time.monotonic()
-    last = current_quotes({i.symbol: i.id for i in instruments})
+    if last is None:
+        last = current_quotes({i.symbol: i.id for i in instruments})
     band = Decimal(str(current_app.config["SANITY_BAND"]))
     result = chain.fetch([instrument_ref(i) for i in instruments], sanity_validator(last, band))
     changed = store_quotes(instruments, result.quotes, last)
@@ -194,9 +218,14 @@ def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> d
     if token is None:
         log.info("refresh_prices: another cycle is running; skipped")
         return {"skipped": "another cycle is running"}
-    started = datetime.now(timezone.utc)
+    started = utcnow()
     try:
-        stats = fetch_and_store(held_instruments(symbols))
+        held = held_instruments(symbols)
+        last = current_quotes({i.symbol: i.id for i in held})
+        # symbols named by an operator are asked for whatever the market does
+        due, fresh = split_closed(held, last, started) if symbols is None else (held, [])
+        stats = fetch_and_store(due, last=last)
+        stats["held"], stats["still_fresh"] = len(held), len(fresh)
         changed = stats.pop("changed_ids")
         if changed:
             if sync:
@@ -207,6 +236,8 @@ def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> d
             {
                 "started_at": started.isoformat(),
                 "seconds": stats["seconds"],
+                "held": stats["held"],
+                "still_fresh": stats["still_fresh"],
                 "symbols": stats["symbols"],
                 "fetched": stats["fetched"],
                 "failed": stats["failed"],
