@@ -23,6 +23,17 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < 3600:
+        raise RuntimeError(f"{name} must be a number of seconds (0 or more), got {value!r}")
+    return number
+
+
 def load_dotenv(path: Path | None = None) -> None:
     """Read KEY=VALUE lines from `.env` into os.environ, never overriding what is set."""
     path = path or INSTANCE_DIR.parent / ".env"
@@ -51,6 +62,9 @@ def from_environment() -> dict[str, object]:
         "FX_PROVIDERS": os.environ.get("FX_PROVIDERS") or "ecb,frankfurter",
         "FX_REFRESH_CRON": os.environ.get("FX_REFRESH_CRON") or "20 * * * *",
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
+        # instant refreshes (new holdings) are collected this long and fetched as one batch
+        "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),
+        "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),
         "BASE_CURRENCY": (os.environ.get("BASE_CURRENCY") or "USD").upper(),
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
         # None (unset): on when FOLIO_ENV=production (see create_app), else off

@@ -19,6 +19,9 @@ Keys (under the configurable prefix):
                                       yahoo:{host}:cookie|crumb|unusable:{rung}, coingecko:id:{ticker}
   jobs:count|seconds|failures   hash  per job name: runs, total seconds, failures
   alerts                        hash  active operator alerts: name -> detail
+  instant:pending               set   instrument ids waiting for the next coalesced instant refresh
+  instant:seen:{instrument_id}  text  asked for or fetched within INSTANT_REFRESH_DEDUPE_SECONDS
+  instant:job:{window}          text  the job of that window is enqueued (RQ does not dedupe job ids)
   fx:EUR                        hash  latest rates per 1 EUR, _as_of, _source
   cache:*                       Flask-Caching entries (CACHE_KEY_PREFIX)
 RQ's own keys (rq:*) are not prefixed: each deployment, and each test run, uses a Redis DB of its own.
@@ -75,6 +78,11 @@ from webapp.services.cache.ops import (  # noqa: F401
     provider_health,
     RedisThrottle,
     RedisStore,
+    instant_add,
+    instant_claim_window,
+    instant_drain,
+    instant_pending,
+    instant_fetched,
     record_job,
     job_stats,
     active_alerts,

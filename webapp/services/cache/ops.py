@@ -40,6 +40,51 @@ def release_lock(name: str, token: str) -> None:
     get_redis().eval(_RELEASE, 1, key("lock", name), token)
 
 
+# ---- coalesced instant refreshes -------------------------------------------------------
+def instant_add(instrument_ids: list[int], dedupe_seconds: int) -> list[int]:
+    """Add instruments to the pending set, except those asked for or fetched within
+    `dedupe_seconds` (0: no dedupe). Returns the ones added. One round trip."""
+    r = get_redis()
+    pipe = r.pipeline(transaction=False)
+    if dedupe_seconds > 0:
+        for iid in instrument_ids:
+            pipe.set(key("instant", "seen", iid), 1, nx=True, ex=dedupe_seconds)
+        fresh = [iid for iid, ok in zip(instrument_ids, pipe.execute()) if ok]
+    else:
+        fresh = list(instrument_ids)
+    if fresh:
+        r.sadd(key("instant", "pending"), *fresh)
+    return fresh
+
+
+def instant_claim_window(window: int, ttl: int) -> bool:
+    """True for the one caller that must enqueue the job of this window."""
+    return bool(get_redis().set(key("instant", "job", window), 1, nx=True, ex=ttl))
+
+
+def instant_drain() -> list[int]:
+    """Take every pending instrument id, atomically (no other job gets the same ones)."""
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.smembers(key("instant", "pending"))
+    pipe.delete(key("instant", "pending"))
+    members, _ = pipe.execute()
+    return sorted(int(m) for m in members)
+
+
+def instant_pending() -> set[int]:
+    return {int(m) for m in get_redis().smembers(key("instant", "pending"))}
+
+
+def instant_fetched(instrument_ids: Iterable[int], dedupe_seconds: int) -> None:
+    """Just fetched: not again for `dedupe_seconds` (counted from now, not from the request)."""
+    if dedupe_seconds <= 0:
+        return
+    pipe = get_redis().pipeline(transaction=False)
+    for iid in instrument_ids:
+        pipe.set(key("instant", "seen", iid), 1, ex=dedupe_seconds)
+    pipe.execute()
+
+
 # ---- provider health and throttling (shared by every worker) --------------------------
 class RedisHealth:
     """Circuit breaker state in Redis, so every worker skips a failing provider."""

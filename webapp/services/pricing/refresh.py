@@ -88,6 +88,13 @@ def held_instruments(symbols: Iterable[str] | None = None) -> list[HeldInstrumen
     return [HeldInstrument(*row) for row in db.session.execute(stmt.order_by(Instrument.symbol))]
 
 
+def held_instruments_by_id(ids: Iterable[int]) -> list[HeldInstrument]:
+    """These instruments (held or not), by symbol."""
+    stmt = sa.select(Instrument.id, Instrument.symbol, Instrument.asset_type, Instrument.currency,
+                     Instrument.provider_symbols).where(Instrument.id.in_(list(ids)))
+    return [HeldInstrument(*row) for row in db.session.execute(stmt.order_by(Instrument.symbol))]
+
+
 def _insert_ignoring_duplicates(rows: list[dict]) -> None:
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
