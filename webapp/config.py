@@ -61,6 +61,8 @@ def from_environment() -> dict[str, object]:
         "PRICE_REFRESH_CRON": os.environ.get("PRICE_REFRESH_CRON") or "*/10 * * * *",
         "FX_PROVIDERS": os.environ.get("FX_PROVIDERS") or "ecb,frankfurter",
         "FX_REFRESH_CRON": os.environ.get("FX_REFRESH_CRON") or "20 * * * *",
+        # a currency without a rate asks for rates at once, at most this often
+        "FX_ON_DEMAND_DEDUPE_SECONDS": _int("FX_ON_DEMAND_DEDUPE_SECONDS", 300),
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
         # instant refreshes (new holdings) are collected this long and fetched as one batch
         "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),

@@ -23,6 +23,7 @@ Keys (under the configurable prefix):
   instant:seen:{instrument_id}  text  asked for or fetched within INSTANT_REFRESH_DEDUPE_SECONDS
   instant:job:{window}          text  the job of that window is enqueued (RQ does not dedupe job ids)
   fx:EUR                        hash  latest rates per 1 EUR, _as_of, _source
+  fx:requested                  text  an on-demand FX fetch was enqueued (FX_ON_DEMAND_DEDUPE_SECONDS)
   cache:*                       Flask-Caching entries (CACHE_KEY_PREFIX)
 RQ's own keys (rq:*) are not prefixed: each deployment, and each test run, uses a Redis DB of its own.
 The table is repeated in docs/architecture.md.
@@ -89,5 +90,6 @@ from webapp.services.cache.ops import (  # noqa: F401
     set_alert,
     clear_alert,
     write_fx,
+    claim_fx_request,
     read_fx,
 )

@@ -195,6 +195,11 @@ def write_fx(per_eur: Mapping[str, Decimal], as_of: datetime, source: str) -> No
     pipe.execute()
 
 
+def claim_fx_request(ttl: int) -> bool:
+    """True for the one caller that should enqueue an on-demand FX fetch in this period."""
+    return bool(get_redis().set(key("fx", "requested"), 1, nx=True, ex=max(1, int(ttl))))
+
+
 def read_fx() -> tuple[dict[str, Decimal], datetime | None, str | None]:
     raw = {k.decode(): v.decode() for k, v in get_redis().hgetall(key("fx", "EUR")).items()}
     as_of = datetime.fromisoformat(raw.pop("_as_of")) if "_as_of" in raw else None
