@@ -100,7 +100,7 @@ def test_a_cycle_spends_no_request_on_a_market_closed_since_the_last_quote(make_
     from webapp.services.pricing import refresh
 
     app = make_app(PRICE_PROVIDERS="yahoo,coingecko", PROVIDER_YAHOO_URL=server.url,
-                   PROVIDER_COINGECKO_URL=server.url, PROVIDER_RETRIES=0)
+                   PROVIDER_COINGECKO_URL=server.url, PROVIDER_RETRIES=0, PRICE_SKIP_CLOSED_MARKETS=True)
     hold(app, {"AAPL": "stock", "VTI": "etf", "VOD.L": "stock", "BTC-USD": "crypto"})
     for sym, price in {"AAPL": "190", "VTI": "245", "VOD.L": "0.73", "BTC-USD": "91000"}.items():
         set_price(app, sym, price, "GBP" if sym.endswith(".L") else "USD", as_of=WED_CLOSE)
@@ -124,7 +124,8 @@ def test_a_cycle_spends_no_request_on_a_market_closed_since_the_last_quote(make_
 def test_refresh_symbol_asks_even_when_the_market_is_closed(make_app, server, monkeypatch):
     from webapp.services.pricing import refresh
 
-    app = make_app(PRICE_PROVIDERS="yahoo", PROVIDER_YAHOO_URL=server.url, PROVIDER_RETRIES=0)
+    app = make_app(PRICE_PROVIDERS="yahoo", PROVIDER_YAHOO_URL=server.url, PROVIDER_RETRIES=0,
+                   PRICE_SKIP_CLOSED_MARKETS=True)
     hold(app, {"AAPL": "stock"})
     set_price(app, "AAPL", "190", as_of=WED_CLOSE)
     serve_yahoo_v7(server, {"AAPL": "190.5"}, int(WED_CLOSE.timestamp()) + 60)

@@ -34,6 +34,17 @@ def _float(name: str, default: float) -> float:
     return number
 
 
+def _fraction(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise RuntimeError(f"{name} must be a number from 0 to 1, got {value!r}")
+    return number
+
+
 def load_dotenv(path: Path | None = None) -> None:
     """Read KEY=VALUE lines from `.env` into os.environ, never overriding what is set."""
     path = path or INSTANCE_DIR.parent / ".env"
@@ -82,6 +93,12 @@ def from_environment() -> dict[str, object]:
         "PROVIDER_FAILURE_THRESHOLD": _int("PROVIDER_FAILURE_THRESHOLD", 3),
         "PROVIDER_COOLDOWN_SECONDS": _int("PROVIDER_COOLDOWN_SECONDS", 300),
         "SANITY_BAND": os.environ.get("SANITY_BAND") or "10",
+        # a cycle asks for no instrument whose market has not traded since its last quote
+        "PRICE_SKIP_CLOSED_MARKETS": _bool("PRICE_SKIP_CLOSED_MARKETS", True),
+        # share of each provider's rate limit a cycle leaves for instant refreshes
+        "PRICE_BUDGET_RESERVE": _fraction("PRICE_BUDGET_RESERVE", 0.1),
+        # alert when two cycles in a row refresh less than this share of the due instruments
+        "PRICE_COVERAGE_ALERT": _fraction("PRICE_COVERAGE_ALERT", 0.95),
         "SIMULATED_STEP_SECONDS": _int("SIMULATED_STEP_SECONDS", 60),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "ALERT_WEBHOOK_URL": os.environ.get("ALERT_WEBHOOK_URL") or None,

@@ -11,6 +11,8 @@ Keys (under the configurable prefix):
   snapshots:pending             hash  snapshot rows decided but not yet known to be in the database
   cycle                         text  id of the last finished refresh cycle
   cycle:last                    hash  stats of the last refresh cycle
+  cycle:coverage                list  JSON per cycle, newest first, the last 10: held, still fresh, due,
+                                      refreshed, failed, skipped for budget, per provider requests/budget
   lock:cycle                    text  held while a refresh cycle runs
   lock:{name}                   text  short locks (first-cycle, ...)
   provider:{name}               hash  health: failures, open_until, last_success, last_error
@@ -73,6 +75,8 @@ from webapp.services.cache.core import (  # noqa: F401
 from webapp.services.cache.ops import (  # noqa: F401
     finish_cycle,
     last_cycle,
+    record_coverage,
+    coverage_history,
     acquire_lock,
     release_lock,
     RedisHealth,

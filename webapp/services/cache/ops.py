@@ -1,6 +1,7 @@
 """Operations state: refresh cycles, locks, provider health and throttling, job figures, alerts, FX."""
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import datetime
@@ -20,6 +21,22 @@ def finish_cycle(stats: Mapping[str, object]) -> None:
     pipe.delete(key("cycle", "last"))
     pipe.hset(key("cycle", "last"), mapping={k: str(v) for k, v in stats.items()})
     pipe.execute()
+
+
+COVERAGE_KEPT = 10
+
+
+def record_coverage(record: Mapping[str, object]) -> None:
+    """Keep the coverage of the last COVERAGE_KEPT cycles, newest first."""
+    pipe = get_redis().pipeline()
+    pipe.lpush(key("cycle", "coverage"), json.dumps(record, separators=(",", ":")))
+    pipe.ltrim(key("cycle", "coverage"), 0, COVERAGE_KEPT - 1)
+    pipe.execute()
+
+
+def coverage_history(n: int = COVERAGE_KEPT) -> list[dict]:
+    """The coverage records of the last n cycles, newest first."""
+    return [json.loads(raw) for raw in get_redis().lrange(key("cycle", "coverage"), 0, n - 1)]
 
 
 def last_cycle() -> dict[str, str]:
@@ -133,6 +150,11 @@ class RedisThrottle:
         pipe.expire(k, int(limit.period) + 1)
         count, _ = pipe.execute()
         return count <= limit.calls
+
+    def used(self, provider: str, limit: RateLimit) -> int:
+        """Requests already spent in the current window (by cycles, instant refreshes, backfills)."""
+        value = get_redis().get(key("throttle", provider, int(time.time() // limit.period)))
+        return int(value or 0)
 
 
 class RedisStore:
