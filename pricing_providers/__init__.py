@@ -6,12 +6,14 @@ breaking and rate limiting through small interfaces the caller supplies.
 """
 from .base import (
     InstrumentRef,
+    MemoryStore,
     MalformedAnswer,
     Provider,
     ProviderDown,
     ProviderError,
     Quote,
     RateLimited,
+    SecretStore,
     UnknownSymbol,
 )
 from .chain import Chain, ChainResult
@@ -22,11 +24,13 @@ __all__ = [
     "ChainResult",
     "InstrumentRef",
     "MalformedAnswer",
+    "MemoryStore",
     "Provider",
     "ProviderDown",
     "ProviderError",
     "Quote",
     "RateLimited",
+    "SecretStore",
     "UnknownSymbol",
     "available",
     "build_chain",

@@ -6,12 +6,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Callable, ClassVar, Mapping, Sequence
+from typing import Callable, ClassVar, Mapping, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 import requests
 
-ASSET_TYPES = ("stock", "etf", "mutual_fund")
+# What providers can price. The web app keeps its own list of what users may hold;
+# "crypto" is here for the coingecko adapter first.
+ASSET_TYPES = ("stock", "etf", "mutual_fund", "crypto")
 
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
@@ -100,6 +102,35 @@ class RateLimit:
 FetchResult = dict[str, "Quote | ProviderError"]
 
 
+class SecretStore(Protocol):
+    """Where a provider keeps small strings between cycles (Yahoo's cookie and crumb).
+
+    Providers never import Redis or the web app; the app passes a shared store
+    (`store=`), and without one each provider instance keeps its own `MemoryStore`.
+    """
+
+    def get(self, name: str) -> str | None: ...
+    def set(self, name: str, value: str, ttl: float) -> None: ...
+
+
+class MemoryStore:
+    """In-process `SecretStore`: values expire `ttl` seconds after they were set."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._values: dict[str, tuple[str, float]] = {}
+
+    def get(self, name: str) -> str | None:
+        value, until = self._values.get(name, (None, 0.0))
+        if value is None or until <= self.clock():
+            self._values.pop(name, None)
+            return None
+        return value
+
+    def set(self, name: str, value: str, ttl: float) -> None:
+        self._values[name] = (value, self.clock() + ttl)
+
+
 class Provider:
     """Base class. Subclasses set the class attributes and implement `fetch`."""
 
@@ -112,6 +143,8 @@ class Provider:
     default_url: ClassVar[str] = ""
     # a symbol `providers check` asks for
     probe_symbol: ClassVar[InstrumentRef] = InstrumentRef("AAPL", "stock", "USD")
+    # PROVIDER_<NAME>_<SUFFIX> settings the registry passes as constructor keywords
+    extra_settings: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -122,6 +155,7 @@ class Provider:
         retries: int = 2,
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
+        store: SecretStore | None = None,
     ) -> None:
         self.base_url = (base_url or self.default_url).rstrip("/")
         self.api_key = api_key
@@ -129,7 +163,11 @@ class Provider:
         self.retries = retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
+        self.store: SecretStore = store if store is not None else MemoryStore()
         self._session: requests.Session | None = None
+        # HTTP requests actually sent (retries included); the chain charges its
+        # throttle with what a fetch really cost
+        self.requests_made = 0
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.base_url}>"
@@ -148,6 +186,15 @@ class Provider:
         instead; the chain then applies it to every symbol of the batch.
         """
         raise NotImplementedError
+
+    def requests_for(self, n: int) -> int:
+        """How many HTTP requests a `fetch` of `n` instruments is expected to send.
+
+        The chain takes that many tokens from its throttle before the fetch (and charges
+        any extra the fetch turned out to need afterwards, from `requests_made`). One
+        request per batch unless the adapter splits batches itself.
+        """
+        return 1
 
     def history(self, instrument: InstrumentRef, days: int) -> list[Quote]:
         """Daily closes, oldest first. Providers without history raise ProviderDown."""
@@ -172,6 +219,7 @@ class Provider:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         attempt = 0
         while True:
+            self.requests_made += 1
             try:
                 resp = self.session.get(url, params=params, timeout=self.timeout, **kw)
             except requests.Timeout as exc:

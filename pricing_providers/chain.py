@@ -78,7 +78,10 @@ class ChainResult:
     quotes: dict[str, Quote] = field(default_factory=dict)
     # symbol -> [(provider, error)], in the order tried
     failures: dict[str, list[tuple[str, ProviderError]]] = field(default_factory=lambda: defaultdict(list))
+    # provider -> fetch calls (batches asked)
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # provider -> HTTP requests those calls sent (sub-batches, crumb renewal, retries)
+    requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @property
     def failed_symbols(self) -> list[str]:
@@ -134,13 +137,16 @@ class Chain:
                 err: ProviderError = ProviderError("skipped: circuit open", provider=provider.name)
                 self._fail_all(batch, provider, err, result)
                 continue
-            if provider.rate_limit and not self.throttle.acquire(provider.name, provider.rate_limit):
+            # the throttle counts HTTP requests: a batch the adapter splits costs more than one
+            cost = _requests_for(provider, len(batch))
+            if provider.rate_limit and not self._acquire(provider, cost):
                 err = RateLimited("skipped: own rate limit reached for this period", provider=provider.name)
                 self._fail_all(batch[:], provider, err, result)
                 for rest in todo[start + size :]:
                     result.failures[rest.symbol].append((provider.name, err))
                 return
             result.calls[provider.name] += 1
+            sent_before = getattr(provider, "requests_made", 0)
             try:
                 answers = provider.fetch(batch)
             except ProviderError as exc:
@@ -155,6 +161,8 @@ class Chain:
                 self._fail_all(batch, provider, err, result)
                 self.health.failure(provider.name, err)
                 continue
+            finally:
+                self._charge(provider, cost, getattr(provider, "requests_made", 0) - sent_before, result)
             if not isinstance(answers, dict):  # an adapter bug, like the exceptions above
                 log.error("provider %s answered %s instead of a dict", provider.name, type(answers).__name__)
                 answers = {}
@@ -181,10 +189,30 @@ class Chain:
             else:
                 self.health.success(provider.name)
 
+    def _acquire(self, provider: Provider, cost: int) -> bool:
+        """Take `cost` tokens; False as soon as one is refused (those taken stay spent)."""
+        assert provider.rate_limit is not None
+        return all(self.throttle.acquire(provider.name, provider.rate_limit) for _ in range(max(1, cost)))
+
+    def _charge(self, provider: Provider, cost: int, sent: int, result: ChainResult) -> None:
+        """Record the requests a fetch sent; those beyond its estimate still use up the limit."""
+        result.requests[provider.name] += sent
+        if provider.rate_limit:
+            for _ in range(sent - max(1, cost)):
+                self.throttle.acquire(provider.name, provider.rate_limit)  # sent already: refusal changes nothing
+
     @staticmethod
     def _fail_all(batch: list[InstrumentRef], provider: Provider, err: ProviderError, result: ChainResult) -> None:
         for inst in batch:
             result.failures[inst.symbol].append((provider.name, err))
+
+
+def _requests_for(provider: Provider, n: int) -> int:
+    try:
+        return max(1, int(provider.requests_for(n)))
+    except Exception:  # an adapter bug: count the batch as one request, as before
+        log.exception("provider %s: requests_for(%d) failed", provider.name, n)
+        return 1
 
 
 def _basic_check(quote: Quote, inst: InstrumentRef | None = None) -> str | None:

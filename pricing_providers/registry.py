@@ -5,7 +5,7 @@ import importlib
 from types import MappingProxyType
 from typing import Mapping
 
-from .base import Provider, RateLimit
+from .base import Provider, RateLimit, SecretStore
 from .chain import Chain, Health, Throttle
 
 _providers: dict[str, type[Provider]] = {}
@@ -22,6 +22,7 @@ BUILTIN_MODULES = (
     "alphavantage",
     "amfi",
     "mfapi",
+    "coingecko",
 )
 
 
@@ -73,13 +74,18 @@ def parse_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:
 def build(name: str, settings: Mapping[str, object] | None = None, **kw) -> Provider:
     """Instantiate a provider from its `PROVIDER_<NAME>_...` settings.
 
-    `_URL` and `_API_KEY` configure where and as whom; `_BATCH_SIZE` (symbols per request)
+    `_URL` and `_API_KEY` configure where and as whom; an adapter may read more
+    (`extra_settings`, e.g. `PROVIDER_YAHOO_COOKIE_URL`); `_BATCH_SIZE` (symbols per request)
     and `_RATE_LIMIT` (`<calls>/<seconds>`, e.g. `600/60`) override what the adapter
     declares, for a paid plan or a local replay server. Unset, the declared values apply.
     """
     settings = settings or {}
     cls = get(name)
     key = name.upper()
+    for suffix, keyword in cls.extra_settings.items():  # e.g. PROVIDER_YAHOO_COOKIE_URL
+        value = settings.get(f"PROVIDER_{key}_{suffix}")
+        if value and keyword not in kw:
+            kw[keyword] = value
     provider = cls(
         base_url=settings.get(f"PROVIDER_{key}_URL") or None,  # type: ignore[arg-type]
         api_key=settings.get(f"PROVIDER_{key}_API_KEY") or None,  # type: ignore[arg-type]
@@ -126,8 +132,16 @@ def build_chain(
     health: Health | None = None,
     throttle: Throttle | None = None,
     extra: Mapping[str, Provider] | None = None,
+    store: SecretStore | None = None,
 ) -> Chain:
-    """Build the ordered chain. `extra` supplies ready instances (e.g. the manual provider)."""
+    """Build the ordered chain. `extra` supplies ready instances (e.g. the manual provider).
+
+    `store` is where providers keep what should outlive one chain (Yahoo's cookie and
+    crumb, CoinGecko's symbol → id map); the app passes one shared by its workers.
+    Without it each provider keeps its own in memory, so a chain built per cycle
+    renews Yahoo's crumb every cycle (two extra requests).
+    """
     extra = extra or {}
-    chain = [extra[n] if n in extra else build(n, settings) for n in parse_names(spec)]
+    kw = {"store": store} if store is not None else {}
+    chain = [extra[n] if n in extra else build(n, settings, **kw) for n in parse_names(spec)]
     return Chain(chain, health=health, throttle=throttle)

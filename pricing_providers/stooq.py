@@ -91,7 +91,11 @@ class StooqProvider(Provider):
     name = "stooq"
     label = "Stooq (CSV quotes)"
     asset_types = frozenset({"stock", "etf"})
-    batch_size = 50  # symbols joined in the query string; keeps the URL short
+    # Symbols joined with "+" in the query string. 50 keeps the URL near 500 characters
+    # (an 8-character symbol each), far below the 2-8 KB URL limits servers and proxies
+    # commonly enforce. How many symbols Stooq itself answers per call is unpublished:
+    # 50 is a conservative guess, and PROVIDER_STOOQ_BATCH_SIZE can change it.
+    batch_size = 50
     # Stooq publishes no quota but cuts clients off with "Exceeded the daily hits
     # limit"; as a fallback 30 batch calls an hour (720 a day at most) is plenty.
     rate_limit = RateLimit(30, 3600)
@@ -140,6 +144,9 @@ class StooqProvider(Provider):
         header = [c.strip().lower() for c in lines[0].split(",")] if lines else []
         if not {"symbol", "date", "time", "close"} <= set(header):
             if "exceeded the daily hits limit" in text.lower():
+                # ProviderDown, as `providers check` and the pipeline tests expect; a
+                # RateLimited with the time to midnight would skip Stooq for the rest of the
+                # day at once instead of after the failure threshold (a change for the app).
                 raise ProviderDown("Stooq: daily hits limit exceeded", provider=self.name)
             snippet = " ".join(text[:80].split())
             raise ProviderDown(f"not the quote CSV (bot check or error page?): {snippet!r}", provider=self.name)

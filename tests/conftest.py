@@ -117,6 +117,10 @@ def base_config(database_url: str, redis_url: str) -> dict:
         "LOGIN_CODE_RATE_LIMIT": "1000 per minute",
         "PROVIDER_TIMEOUT": "2",
         "LOG_LEVEL": "WARNING",
+        "INSTANT_REFRESH_WINDOW": 0.1,  # a worker run by a test waits at most this long for a batch
+        # tests stamp quotes with the real clock: whether the market has traded since would
+        # depend on the hour the suite runs. Tests of the skip turn it on and pin the clock.
+        "PRICE_SKIP_CLOSED_MARKETS": False,
     }
 
 

@@ -8,13 +8,15 @@ the provider uses for them, noted on each function (many are HTTP 200).
 
 Paths each provider is asked on (for ``route``):
 
-    yahoo          /v8/finance/chart/{SYMBOL}
+    yahoo          /v8/finance/chart/{SYMBOL}, /v7/finance/quote, /v7/finance/spark,
+                   /v1/test/getcrumb, /consent/cookie (the cookie, fc.yahoo.com in real life)
     stooq          /q/l/
     tiingo         /iex/          (history: /tiingo/daily/{ticker}/prices)
     finnhub        /api/v1/quote
     alphavantage   /query
     amfi           /spages/NAVAll.txt
     mfapi          /mf/{code}/latest
+    coingecko      /api/v3/simple/price, /api/v3/coins/list
 """
 from __future__ import annotations
 
@@ -28,6 +30,12 @@ from replay import to_json
 Number = Union[str, int, Decimal]
 
 YAHOO_CHART = "/v8/finance/chart/{symbol}"
+YAHOO_QUOTE = "/v7/finance/quote"
+YAHOO_SPARK = "/v7/finance/spark"
+YAHOO_CRUMB = "/v1/test/getcrumb"
+YAHOO_COOKIE = "/consent/cookie"
+COINGECKO_PRICE = "/api/v3/simple/price"
+COINGECKO_LIST = "/api/v3/coins/list"
 STOOQ_QUOTE = "/q/l/"
 TIINGO_IEX = "/iex/"
 FINNHUB_QUOTE = "/api/v1/quote"
@@ -144,6 +152,113 @@ def yahoo_unprocessable() -> str:
 
 YAHOO_TOO_MANY = "Too Many Requests"  # HTTP 429, text/plain
 YAHOO_EDGE_TOO_MANY = "Edge: Too Many Requests"  # HTTP 429, text/plain, another variant
+
+
+# ---- Yahoo v7 quote (cookie + crumb) and spark ------------------------------------------
+YAHOO_CRUMB_TEXT = "Xk3bT9pQ.aZ"  # HTTP 200, text/plain: the body of /v1/test/getcrumb is the crumb
+YAHOO_COOKIE_HEADER = "A3=d=AQABBKx1&S=AQAAAk; Expires=Wed, 30 Sep 2037 00:00:00 GMT; Path=/; SameSite=None"
+
+
+def yahoo_cookie_answer() -> tuple[int, dict, str]:
+    """What fc.yahoo.com answers: a 404 page that still sets the A3 cookie (status, headers, body)."""
+    return 404, {"Set-Cookie": YAHOO_COOKIE_HEADER, "Content-Type": "text/html"}, "<html><body>404 Not Found</body></html>"
+
+
+def yahoo_invalid_crumb() -> str:
+    """HTTP 401 body of /v7/finance/quote without (or with a stale) cookie and crumb."""
+    return to_json({"finance": {"result": None, "error": {"code": "Unauthorized", "description": "Invalid Crumb"}}})
+
+
+def yahoo_quote_item(
+    symbol: str,
+    price: Number | None,
+    currency: str | None = "USD",
+    epoch: int = 1790726918,
+    previous_close: Number | None = None,
+    quote_type: str = "EQUITY",
+) -> dict:
+    """One element of quoteResponse.result (`price` None gives regularMarketPrice null)."""
+    item = {
+        "language": "en-US",
+        "region": "US",
+        "quoteType": quote_type,
+        "typeDisp": "Equity",
+        "quoteSourceName": "Nasdaq Real Time Price",
+        "currency": currency,
+        "exchange": "NMS",
+        "shortName": f"{symbol} Inc.",
+        "longName": f"{symbol} Incorporated",
+        "marketState": "POST",
+        "regularMarketPrice": _num(price),
+        "regularMarketTime": epoch,
+        "regularMarketChange": None,
+        "regularMarketPreviousClose": _num(previous_close),
+        "exchangeTimezoneName": "America/New_York",
+        "gmtOffSetMilliseconds": -14400000,
+        "priceHint": 2,
+        "tradeable": False,
+        "symbol": symbol,
+    }
+    if currency is None:
+        del item["currency"]
+    if previous_close is None:
+        del item["regularMarketPreviousClose"]
+    return item
+
+
+def yahoo_quote(items: Iterable[dict]) -> str:
+    """HTTP 200 body of ``/v7/finance/quote?symbols=A,B&crumb=C``; unknown symbols are left out."""
+    return to_json({"quoteResponse": {"result": list(items), "error": None}})
+
+
+def yahoo_spark_item(
+    symbol: str,
+    price: Number | None,
+    currency: str = "USD",
+    epoch: int = 1790726918,
+    previous_close: Number | None = None,
+    *,
+    empty: bool = False,
+) -> dict:
+    """One element of spark.result: ``{"symbol", "response": [chart-like result]}``.
+
+    `empty` gives what spark sends for a symbol it has no data for: a meta without a
+    price and ``"timestamp": null``.
+    """
+    meta = {
+        "currency": currency,
+        "symbol": symbol,
+        "exchangeName": "NMS",
+        "instrumentType": "EQUITY",
+        "regularMarketTime": epoch,
+        "gmtoffset": -14400,
+        "exchangeTimezoneName": "America/New_York",
+        "regularMarketPrice": _num(price),
+        "chartPreviousClose": _num(previous_close),
+        "previousClose": _num(previous_close),
+        "dataGranularity": "5m",
+        "range": "1d",
+    }
+    if empty:
+        meta = {"symbol": symbol, "dataGranularity": "5m", "range": "1d"}
+        return {"symbol": symbol, "response": [{"meta": meta, "timestamp": None, "indicators": {"quote": [{}]}}]}
+    closes = [_num(previous_close) if previous_close is not None else _num(price), _num(price)]
+    return {
+        "symbol": symbol,
+        "response": [
+            {"meta": meta, "timestamp": [epoch - 300, epoch], "indicators": {"quote": [{"close": closes}]}}
+        ],
+    }
+
+
+def yahoo_spark(items: Iterable[dict]) -> str:
+    """HTTP 200 body of ``/v7/finance/spark?symbols=A,B&range=1d&interval=5m`` (at most 20 symbols)."""
+    return to_json({"spark": {"result": list(items), "error": None}})
+
+
+def yahoo_spark_not_found() -> str:
+    """HTTP 404 body of spark when none of the symbols asked for is known."""
+    return to_json({"spark": {"result": None, "error": {"code": "Not Found", "description": "No data found for spark symbols"}}})
 
 
 # ---- Stooq -----------------------------------------------------------------------------
@@ -439,6 +554,32 @@ def mfapi_empty() -> str:
 def mfapi_failed() -> str:
     """HTTP 200 answer with a non-SUCCESS status."""
     return to_json({"status": "FAIL", "data": []})
+
+
+# ---- CoinGecko (keyless public API) -----------------------------------------------------
+def coingecko_price(prices: dict[str, dict[str, Number]], updated_at: int = 1711356300,
+                    change_24h: dict[str, dict[str, Number]] | None = None) -> str:
+    """HTTP 200 body of ``/api/v3/simple/price?ids=..&vs_currencies=..&include_last_updated_at=true
+    &include_24hr_change=true``: ``{id: {vs: price, "last_updated_at": epoch, "<vs>_24h_change": pct}}``.
+    Unknown ids are simply missing."""
+    out: dict = {}
+    for coin, by_ccy in prices.items():
+        entry: dict = {ccy: _num(p) for ccy, p in by_ccy.items()}
+        for ccy, pct in ((change_24h or {}).get(coin) or {}).items():
+            entry[f"{ccy}_24h_change"] = _num(pct)
+        entry["last_updated_at"] = updated_at
+        out[coin] = entry
+    return to_json(out)
+
+
+def coingecko_coins_list(coins: Iterable[tuple[str, str, str]]) -> str:
+    """HTTP 200 body of ``/api/v3/coins/list``: (id, symbol, name) as ``[{"id","symbol","name"}]``."""
+    return to_json([{"id": i, "symbol": s, "name": n} for i, s, n in coins])
+
+
+def coingecko_rate_limited() -> str:
+    """HTTP 429 body (sometimes with a Retry-After header)."""
+    return to_json({"status": {"error_code": 429, "error_message": "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."}})
 
 
 # ---- shared ------------------------------------------------------------------------------

@@ -285,7 +285,7 @@ def test_invalid_symbols_are_400_with_a_message(app, client, subtests):
 
 def test_unknown_asset_type_is_400(app, client):
     aid = create_account(client)
-    resp = add(client, aid, "AAPL", "1", asset_type="crypto")
+    resp = add(client, aid, "AAPL", "1", asset_type="bond")
     assert resp.status_code == 400
     assert "Not a valid choice." in text(resp)
     assert count(app, Holding) == 0

@@ -6,7 +6,7 @@ import threading
 import time
 
 import sqlalchemy as sa
-from conftest import login, make_user, post
+from conftest import PREFIX, login, make_user, post
 from rq import Queue, SimpleWorker
 
 from webapp.extensions import db
@@ -26,7 +26,7 @@ def test_new_holding_is_priced_at_once_by_a_high_priority_job(app, redis_client)
     client = add_holding(app)
     assert "fetching price…" in client.get("/").get_data(as_text=True)
     high = Queue("high", connection=redis_client)
-    assert [j.func_name for j in high.jobs] == ["workers.prices.refresh_symbol"]
+    assert [j.func_name for j in high.jobs] == ["workers.prices.refresh_instant"]
     with app.app_context():
         SimpleWorker([high], connection=redis_client).work(burst=True)
         quote = db.session.scalar(sa.select(Quote).join(Instrument).where(Instrument.symbol == "NVDA"))
@@ -144,10 +144,12 @@ def test_an_instrument_with_only_a_stale_price_is_fetched_again(app, redis_clien
     add_holding(app, "NVDA")
     high = Queue("high", connection=redis_client)
     high.empty()
+    # more than INSTANT_REFRESH_DEDUPE_SECONDS later (the request is forgotten), the price is stale
+    redis_client.delete(*redis_client.keys(f"{PREFIX}instant:*"))
     set_price(app, "NVDA", "100", as_of=datetime.now(timezone.utc) - timedelta(days=9))
     make_user(app, "bob@example.com")
     c = app.test_client()
     login(c, "bob@example.com")
     url = post(c, "/accounts/", {"name": "B", "kind": "brokerage"}).headers["Location"]
     post(c, f"{url}/holdings", {"symbol": "NVDA", "asset_type": "stock", "quantity": "1"})
-    assert [j.func_name for j in high.jobs] == ["workers.prices.refresh_symbol"]
+    assert [j.func_name for j in high.jobs] == ["workers.prices.refresh_instant"]

@@ -23,6 +23,28 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < 3600:
+        raise RuntimeError(f"{name} must be a number of seconds (0 or more), got {value!r}")
+    return number
+
+
+def _fraction(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise RuntimeError(f"{name} must be a number from 0 to 1, got {value!r}")
+    return number
+
+
 def load_dotenv(path: Path | None = None) -> None:
     """Read KEY=VALUE lines from `.env` into os.environ, never overriding what is set."""
     path = path or INSTANCE_DIR.parent / ".env"
@@ -46,11 +68,16 @@ def from_environment() -> dict[str, object]:
         "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         "REDIS_PREFIX": os.environ.get("REDIS_PREFIX") or "folio:",
         "FOLIO_DEMO": demo,
-        "PRICE_PROVIDERS": os.environ.get("PRICE_PROVIDERS") or ("simulated" if demo else "yahoo,stooq,amfi,mfapi"),
+        "PRICE_PROVIDERS": os.environ.get("PRICE_PROVIDERS") or ("simulated" if demo else "yahoo,stooq,amfi,mfapi,coingecko"),
         "PRICE_REFRESH_CRON": os.environ.get("PRICE_REFRESH_CRON") or "*/10 * * * *",
         "FX_PROVIDERS": os.environ.get("FX_PROVIDERS") or "ecb,frankfurter",
         "FX_REFRESH_CRON": os.environ.get("FX_REFRESH_CRON") or "20 * * * *",
+        # a currency without a rate asks for rates at once, at most this often
+        "FX_ON_DEMAND_DEDUPE_SECONDS": _int("FX_ON_DEMAND_DEDUPE_SECONDS", 300),
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
+        # instant refreshes (new holdings) are collected this long and fetched as one batch
+        "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),
+        "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),
         "BASE_CURRENCY": (os.environ.get("BASE_CURRENCY") or "USD").upper(),
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
         # None (unset): on when FOLIO_ENV=production (see create_app), else off
@@ -66,6 +93,12 @@ def from_environment() -> dict[str, object]:
         "PROVIDER_FAILURE_THRESHOLD": _int("PROVIDER_FAILURE_THRESHOLD", 3),
         "PROVIDER_COOLDOWN_SECONDS": _int("PROVIDER_COOLDOWN_SECONDS", 300),
         "SANITY_BAND": os.environ.get("SANITY_BAND") or "10",
+        # a cycle asks for no instrument whose market has not traded since its last quote
+        "PRICE_SKIP_CLOSED_MARKETS": _bool("PRICE_SKIP_CLOSED_MARKETS", True),
+        # share of each provider's rate limit a cycle leaves for instant refreshes
+        "PRICE_BUDGET_RESERVE": _fraction("PRICE_BUDGET_RESERVE", 0.1),
+        # alert when two cycles in a row refresh less than this share of the due instruments
+        "PRICE_COVERAGE_ALERT": _fraction("PRICE_COVERAGE_ALERT", 0.95),
         "SIMULATED_STEP_SECONDS": _int("SIMULATED_STEP_SECONDS", 60),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "ALERT_WEBHOOK_URL": os.environ.get("ALERT_WEBHOOK_URL") or None,

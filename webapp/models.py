@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.extensions import db
 from webapp.types import ExactDecimal, UTCDateTime
 
-ASSET_TYPES = {"stock": "Stock", "etf": "ETF", "mutual_fund": "Mutual fund"}
+ASSET_TYPES = {"stock": "Stock", "etf": "ETF", "mutual_fund": "Mutual fund", "crypto": "Crypto"}
 ACCOUNT_KINDS = {
     "brokerage": "Brokerage",
     "retirement": "Retirement",

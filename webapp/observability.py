@@ -185,6 +185,7 @@ class StateCollector:
             for name, h in cache.provider_health(registry.available()).items():
                 calls.add_metric([name, "ok"], float(h.get("calls_ok", 0)))
                 calls.add_metric([name, "error"], float(h.get("calls_failed", 0)))
+            yield from _coverage_metrics(cache.coverage_history(1))
         except cache.RedisError:
             pass
         yield from (depth, failed, jobs, job_failures, calls)
@@ -194,6 +195,30 @@ class StateCollector:
                                        "Age of the oldest latest-quote of a held instrument")
             oldest.add_metric([], age)
             yield oldest
+
+
+def _coverage_metrics(history: list[dict]):
+    """The last refresh cycle's coverage and what each provider spent of its budget."""
+    if not history:
+        return
+    last = history[0]
+    ratio = GaugeMetricFamily("folio_price_coverage_ratio",
+                              "Share of the due held instruments the last refresh cycle priced")
+    ratio.add_metric([], float(last["coverage"]))
+    counts = GaugeMetricFamily("folio_price_cycle_instruments", "Instruments of the last refresh cycle",
+                               labels=["state"])
+    for state in ("held", "still_fresh", "due", "refreshed", "failed", "skipped_budget"):
+        counts.add_metric([state], float(last[state]))
+    spent = GaugeMetricFamily("folio_provider_cycle_requests", "HTTP requests the last refresh cycle sent",
+                              labels=["provider"])
+    budget = GaugeMetricFamily("folio_provider_cycle_budget",
+                               "Requests the last refresh cycle was allowed (providers with a rate limit)",
+                               labels=["provider"])
+    for name, p in last["providers"].items():
+        spent.add_metric([name], float(p["requests"]))
+        if p["budget"] is not None:
+            budget.add_metric([name], float(p["budget"]))
+    yield from (ratio, counts, spent, budget)
 
 
 def oldest_quote_age() -> float | None:

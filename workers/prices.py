@@ -1,7 +1,8 @@
-"""Jobs of the pricing service: the refresh cycle (queue `default`) and one instrument now (`high`)."""
+"""Jobs of the pricing service: the refresh cycle (queue `default`), and first prices now
+(`high`): a coalesced batch per window, or one instrument (jobs enqueued before batching)."""
 from __future__ import annotations
 
-from webapp.services.pricing import refresh
+from webapp.services.pricing import instant, refresh
 from workers.context import job
 
 
@@ -13,3 +14,8 @@ def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> d
 @job
 def refresh_symbol(instrument_id: int) -> dict:
     return refresh.refresh_symbol(instrument_id)
+
+
+@job
+def refresh_instant(window: int) -> dict:
+    return instant.run(window)

@@ -186,7 +186,18 @@ def test_200_with_chart_error_is_unknown_symbol(replay):
     assert isinstance(make(replay).fetch([InstrumentRef("GONE")])["GONE"], UnknownSymbol)
 
 
+def chart_only(replay) -> None:
+    """No crumb and no spark: a batch falls through to one chart request a symbol."""
+    replay.route(P.YAHOO_CRUMB, status=404, body="<html>Not Found</html>", content_type="text/html")
+    replay.route(P.YAHOO_SPARK, status=404, body="<html>Not Found</html>", content_type="text/html")
+
+
+def chart_paths(replay) -> list[str]:
+    return [p for p in replay.paths if p.startswith("/v8/finance/chart/")]
+
+
 def test_rate_limit_midway_keeps_earlier_quotes_and_stops_asking(replay):
+    chart_only(replay)
     replay.route(CHART.format("AAPL"), body=P.yahoo_chart("AAPL", "182.65", "USD", T))
     replay.route(CHART.format("MSFT"), status=429, body=P.YAHOO_TOO_MANY)
     replay.route(CHART.format("IBM"), body=P.yahoo_chart("IBM", "104", "USD", T))
@@ -197,10 +208,11 @@ def test_rate_limit_midway_keeps_earlier_quotes_and_stops_asking(replay):
 
 
 def test_rate_limit_on_the_first_symbol_raises_for_the_request(replay):
+    chart_only(replay)
     replay.route(CHART.format("AAPL"), status=429, body=P.YAHOO_TOO_MANY)
     with pytest.raises(RateLimited):
         make(replay, retries=0).fetch([InstrumentRef("AAPL"), InstrumentRef("MSFT")])
-    assert replay.paths == ["/v8/finance/chart/AAPL"]
+    assert chart_paths(replay) == ["/v8/finance/chart/AAPL"]
 
 
 def test_history_skips_null_closes_and_converts_pence(replay):

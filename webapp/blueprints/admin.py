@@ -47,14 +47,16 @@ def status() -> dict:
 
     chain = registry.parse_names(current_app.config["PRICE_PROVIDERS"])
     out: dict = {"chain": chain, "redis_ok": True, "now": datetime.now(timezone.utc).timestamp()}
+    out["coverage_alert"] = float(current_app.config["PRICE_COVERAGE_ALERT"])
     out["users"] = db.session.scalar(sa.select(sa.func.count()).select_from(User))
     try:
         out["providers"] = cache.provider_health(chain)
         out["cycle"] = cache.last_cycle()
+        out["coverage"] = cache.coverage_history()
         out["queues"] = queue_stats()
         out["alerts"] = cache.active_alerts()
     except cache.RedisError:
-        out.update(redis_ok=False, providers={}, cycle={}, queues={}, alerts={})
+        out.update(redis_ok=False, providers={}, cycle={}, coverage=[], queues={}, alerts={})
     for h in out["providers"].values():
         ok, failed = int(h.get("calls_ok", 0) or 0), int(h.get("calls_failed", 0) or 0)
         h["error_rate"] = f"{failed / (ok + failed):.0%}" if ok + failed else "—"

@@ -1,4 +1,4 @@
-"""`flask prices` (refresh, show, set, backfill) and `flask providers` (list, check)."""
+"""`flask prices` (refresh, coverage, show, set, backfill) and `flask providers` (list, check)."""
 from __future__ import annotations
 
 import re
@@ -37,13 +37,33 @@ def prices_refresh(symbols: tuple[str, ...], sync: bool) -> None:
         stats = refresh_prices(wanted, sync=True)
         if "skipped" in stats:
             fail(stats["skipped"])
+        fresh = f", {stats['still_fresh']} still fresh (market closed since)" if stats.get("still_fresh") else ""
+        if stats.get("skipped_budget"):
+            fresh += f", {stats['skipped_budget']} skipped (request budget spent)"
         click.echo(
             f"{stats['symbols']} symbols: {stats['fetched']} fetched, {stats['failed']} failed, "
-            f"{stats['changed']} changed ({stats['seconds']}s)"
+            f"{stats['changed']} changed ({stats['seconds']}s){fresh}"
         )
     else:
         job = jobs.enqueue("default", "workers.prices.refresh_prices", wanted)
         click.echo(f"enqueued job {job.id}")
+
+
+@prices_cli.command("coverage")
+def prices_coverage() -> None:
+    """The coverage of the last 10 refresh cycles, newest first, one line each."""
+    history = cache.coverage_history()
+    if not history:
+        click.echo("No refresh cycle has recorded its coverage yet.")
+        return
+    for c in history:
+        spent = ", ".join(f"{name} {p['requests']}/{'∞' if p['budget'] is None else p['budget']}"
+                          for name, p in sorted(c["providers"].items()))
+        click.echo(
+            f"{c['started_at']}  coverage {c['coverage']:.1%}: {c['held']} held, {c['still_fresh']} still fresh, "
+            f"{c['due']} due, {c['refreshed']} refreshed, {c['failed']} failed, "
+            f"{c['skipped_budget']} skipped for budget; requests/budget: {spent or 'none'}"
+        )
 
 
 @prices_cli.command("show")

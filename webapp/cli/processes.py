@@ -41,4 +41,8 @@ def scheduler_command(interval: float, burst: bool) -> None:
         if cache.acquire_lock("first-cycle", 600):
             jobs.enqueue("default", "workers.prices.refresh_prices")
             click.echo("no refresh cycle has run yet: enqueued one now")
+    from webapp.services.pricing.fx import request_refresh
+
+    if request_refresh():  # rates now, not at the next hourly tick (deduped across schedulers)
+        click.echo("enqueued an exchange-rate fetch")
     sched.run(burst=burst)

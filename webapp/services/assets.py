@@ -126,8 +126,8 @@ def delete(obj: Account | Holding) -> None:
 def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> None:
     """Revalue the user's portfolio now; price a new instrument at once, off the request."""
     from webapp.domain.staleness import is_stale
-    from webapp.services import jobs
     from webapp.services.portfolio.read_model import recompute_users
+    from webapp.services.pricing import instant
     from webapp.services.pricing.quotes import current_quotes
 
     try:
@@ -135,8 +135,7 @@ def portfolio_changed(user_id: int, instrument: Instrument | None = None) -> Non
         if instrument is not None:
             quote = current_quotes({instrument.symbol: instrument.id}).get(instrument.symbol)
             if quote is None or is_stale(instrument.symbol, instrument.asset_type, quote.as_of):
-                jobs.enqueue("high", "workers.prices.refresh_symbol", instrument.id,
-                               job_id=f"refresh_symbol-{instrument.id}", timeout=120)
+                instant.request([instrument.id])  # coalesced with other new holdings
             history_for(user_id, instrument)
     except Exception:  # Redis down: the page still works from the database
         log.exception("could not update the live portfolio of user %s", user_id)
@@ -159,12 +158,11 @@ def history_for(user_id: int, instrument: Instrument) -> None:
                        job_id=f"reconstruct-{user_id}", timeout=600)
 
 
-def price_new_instruments(instrument_ids: list[int], limit: int = 100) -> None:
-    """Ask for first prices of instruments just added in bulk (the rest come with the next cycle)."""
-    from webapp.services import jobs
+def price_new_instruments(instrument_ids: list[int]) -> None:
+    """Ask for first prices of instruments just added in bulk: one coalesced batch, not a job each."""
+    from webapp.services.pricing import instant
 
     try:
-        for iid in instrument_ids[:limit]:
-            jobs.enqueue("high", "workers.prices.refresh_symbol", iid, job_id=f"refresh_symbol-{iid}", timeout=120)
-    except Exception:
+        instant.request(instrument_ids)
+    except Exception:  # Redis down: the next cycle prices them
         log.exception("could not enqueue first prices")

@@ -81,11 +81,25 @@ def no_successful_cycle() -> Finding:
     return Finding(age > minutes, f"last successful refresh cycle started {age:.0f} minutes ago")
 
 
+def price_coverage() -> Finding:
+    """The last two cycles each refreshed less than PRICE_COVERAGE_ALERT of the due instruments."""
+    threshold = float(current_app.config["PRICE_COVERAGE_ALERT"])
+    last_two = cache.coverage_history(2)
+    if len(last_two) < 2 or any(c["due"] == 0 or c["coverage"] >= threshold for c in last_two):
+        return Finding(False)
+    newest = last_two[0]
+    return Finding(True, (
+        f"the last two refresh cycles priced {last_two[1]['coverage']:.0%} and {newest['coverage']:.0%} of the "
+        f"due instruments (alert below {threshold:.0%}); last cycle: {newest['due']} due, {newest['refreshed']} "
+        f"refreshed, {newest['failed']} failed, {newest['skipped_budget']} skipped for budget"))
+
+
 RULES: dict[str, Callable[[], Finding]] = {
     "stale_quotes": stale_quotes,
     "provider_circuit_open": provider_circuit_open,
     "failed_jobs": failed_jobs,
     "no_successful_cycle": no_successful_cycle,
+    "price_coverage": price_coverage,
 }
 
 
@@ -110,15 +124,23 @@ def notify(name: str, state: str, detail: str) -> None:
 def evaluate_alerts() -> dict[str, bool]:
     """Evaluate every rule; fire or resolve on changes. Returns rule -> firing."""
     result = {}
-    for name, rule in RULES.items():
-        try:
-            finding = rule()
-        except Exception:  # one broken rule must not silence the others
-            log.exception("alert rule %s failed", name)
-            continue
-        result[name] = finding.firing
-        if finding.firing and cache.set_alert(name, finding.detail):
-            notify(name, "firing", finding.detail)
-        elif not finding.firing and cache.clear_alert(name):
-            notify(name, "resolved", "back to normal")
+    for name in RULES:
+        firing = evaluate_rule(name)
+        if firing is not None:
+            result[name] = firing
     return result
+
+
+def evaluate_rule(name: str) -> bool | None:
+    """Evaluate one rule now (e.g. price coverage, at the end of a cycle); fire or resolve on a
+    change. None when the rule itself failed."""
+    try:
+        finding = RULES[name]()
+    except Exception:  # one broken rule must not silence the others
+        log.exception("alert rule %s failed", name)
+        return None
+    if finding.firing and cache.set_alert(name, finding.detail):
+        notify(name, "firing", finding.detail)
+    elif not finding.firing and cache.clear_alert(name):
+        notify(name, "resolved", "back to normal")
+    return finding.firing

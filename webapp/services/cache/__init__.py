@@ -11,13 +11,21 @@ Keys (under the configurable prefix):
   snapshots:pending             hash  snapshot rows decided but not yet known to be in the database
   cycle                         text  id of the last finished refresh cycle
   cycle:last                    hash  stats of the last refresh cycle
+  cycle:coverage                list  JSON per cycle, newest first, the last 10: held, still fresh, due,
+                                      refreshed, failed, skipped for budget, per provider requests/budget
   lock:cycle                    text  held while a refresh cycle runs
   lock:{name}                   text  short locks (first-cycle, ...)
   provider:{name}               hash  health: failures, open_until, last_success, last_error
   throttle:{provider}:{window}  int   requests spent in a rate-limit window, shared by every worker
+  provider-state:{name}         text  what a provider keeps between cycles (RedisStore): e.g.
+                                      yahoo:{host}:cookie|crumb|unusable:{rung}, coingecko:id:{ticker}
   jobs:count|seconds|failures   hash  per job name: runs, total seconds, failures
   alerts                        hash  active operator alerts: name -> detail
+  instant:pending               set   instrument ids waiting for the next coalesced instant refresh
+  instant:seen:{instrument_id}  text  asked for or fetched within INSTANT_REFRESH_DEDUPE_SECONDS
+  instant:job:{window}          text  the job of that window is enqueued (RQ does not dedupe job ids)
   fx:EUR                        hash  latest rates per 1 EUR, _as_of, _source
+  fx:requested                  text  an on-demand FX fetch was enqueued (FX_ON_DEMAND_DEDUPE_SECONDS)
   cache:*                       Flask-Caching entries (CACHE_KEY_PREFIX)
   limit*                        Flask-Limiter's counters (RATELIMIT_KEY_PREFIX)
 RQ's own keys (rq:*) are not prefixed: each deployment, and each test run, uses a Redis DB of its own.
@@ -66,16 +74,26 @@ from webapp.services.cache.core import (  # noqa: F401
     write_quotes,
 )
 from webapp.services.cache.ops import (  # noqa: F401
+    COVERAGE_KEPT,
     RedisHealth,
+    RedisStore,
     RedisThrottle,
     acquire_lock,
     active_alerts,
+    claim_fx_request,
     clear_alert,
+    coverage_history,
     finish_cycle,
+    instant_add,
+    instant_claim_window,
+    instant_drain,
+    instant_fetched,
+    instant_pending,
     job_stats,
     last_cycle,
     provider_health,
     read_fx,
+    record_coverage,
     record_job,
     release_lock,
     set_alert,

@@ -5,6 +5,7 @@ process through Redis and never block (pybreaker and `limits` are per process or
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import datetime
@@ -24,6 +25,22 @@ def finish_cycle(stats: Mapping[str, object]) -> None:
     pipe.execute()
 
 
+COVERAGE_KEPT = 10
+
+
+def record_coverage(record: Mapping[str, object]) -> None:
+    """Keep the coverage of the last COVERAGE_KEPT cycles, newest first."""
+    pipe = get_redis().pipeline()
+    pipe.lpush(key("cycle", "coverage"), json.dumps(record, separators=(",", ":")))
+    pipe.ltrim(key("cycle", "coverage"), 0, COVERAGE_KEPT - 1)
+    pipe.execute()
+
+
+def coverage_history(n: int = COVERAGE_KEPT) -> list[dict]:
+    """The coverage records of the last n cycles, newest first."""
+    return [json.loads(raw) for raw in get_redis().lrange(key("cycle", "coverage"), 0, n - 1)]
+
+
 def last_cycle() -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in get_redis().hgetall(key("cycle", "last")).items()}
 
@@ -40,6 +57,51 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 def release_lock(name: str, token: str) -> None:
     get_redis().eval(_RELEASE, 1, key("lock", name), token)
+
+
+# ---- coalesced instant refreshes -------------------------------------------------------
+def instant_add(instrument_ids: list[int], dedupe_seconds: int) -> list[int]:
+    """Add instruments to the pending set, except those asked for or fetched within
+    `dedupe_seconds` (0: no dedupe). Returns the ones added. One round trip."""
+    r = get_redis()
+    pipe = r.pipeline(transaction=False)
+    if dedupe_seconds > 0:
+        for iid in instrument_ids:
+            pipe.set(key("instant", "seen", iid), 1, nx=True, ex=dedupe_seconds)
+        fresh = [iid for iid, ok in zip(instrument_ids, pipe.execute()) if ok]
+    else:
+        fresh = list(instrument_ids)
+    if fresh:
+        r.sadd(key("instant", "pending"), *fresh)
+    return fresh
+
+
+def instant_claim_window(window: int, ttl: int) -> bool:
+    """True for the one caller that must enqueue the job of this window."""
+    return bool(get_redis().set(key("instant", "job", window), 1, nx=True, ex=ttl))
+
+
+def instant_drain() -> list[int]:
+    """Take every pending instrument id, atomically (no other job gets the same ones)."""
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.smembers(key("instant", "pending"))
+    pipe.delete(key("instant", "pending"))
+    members, _ = pipe.execute()
+    return sorted(int(m) for m in members)
+
+
+def instant_pending() -> set[int]:
+    return {int(m) for m in get_redis().smembers(key("instant", "pending"))}
+
+
+def instant_fetched(instrument_ids: Iterable[int], dedupe_seconds: int) -> None:
+    """Just fetched: not again for `dedupe_seconds` (counted from now, not from the request)."""
+    if dedupe_seconds <= 0:
+        return
+    pipe = get_redis().pipeline(transaction=False)
+    for iid in instrument_ids:
+        pipe.set(key("instant", "seen", iid), 1, ex=dedupe_seconds)
+    pipe.execute()
 
 
 # ---- provider health and throttling (shared by every worker) --------------------------
@@ -91,6 +153,23 @@ class RedisThrottle:
         count, _ = pipe.execute()
         return count <= limit.calls
 
+    def used(self, provider: str, limit: RateLimit) -> int:
+        """Requests already spent in the current window (by cycles, instant refreshes, backfills)."""
+        value = get_redis().get(key("throttle", provider, int(time.time() // limit.period)))
+        return int(value or 0)
+
+
+class RedisStore:
+    """The providers' `SecretStore` in Redis (`provider-state:{name}`), shared by every worker
+    and cycle: Yahoo's cookie and crumb, CoinGecko's ticker -> id map, unusable endpoints."""
+
+    def get(self, name: str) -> str | None:
+        value = get_redis().get(key("provider-state", name))
+        return None if value is None else value.decode()
+
+    def set(self, name: str, value: str, ttl: float) -> None:
+        get_redis().set(key("provider-state", name), value, px=max(1, int(ttl * 1000)))
+
 
 # ---- operations: job figures and alerts -----------------------------------------------
 def record_job(func_name: str, seconds: float, ok: bool) -> None:
@@ -138,6 +217,11 @@ def write_fx(per_eur: Mapping[str, Decimal], as_of: datetime, source: str) -> No
         "_as_of": as_of.isoformat(), "_source": source,
     })
     pipe.execute()
+
+
+def claim_fx_request(ttl: int) -> bool:
+    """True for the one caller that should enqueue an on-demand FX fetch in this period."""
+    return bool(get_redis().set(key("fx", "requested"), 1, nx=True, ex=max(1, int(ttl))))
 
 
 def read_fx() -> tuple[dict[str, Decimal], datetime | None, str | None]:

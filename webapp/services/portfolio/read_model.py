@@ -14,6 +14,7 @@ from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, User
 from webapp.services import cache
 from webapp.services.portfolio.snapshots import store
+from webapp.services.pricing.fx import request_if_unconverted
 from webapp.services.pricing.quotes import current_quotes, rates_if_needed
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,10 @@ def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[in
         quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _, _ in h.holdings})
         fx = rates_if_needed((h.currency for h in loaded.values()), quotes.values())
         entries, rows = {}, {}
+        unconverted: set[str] = set()
         for uid, h in loaded.items():
             summary = value_portfolio(h.accounts, h.positions(), quotes, h.currency, fx).summary()
+            unconverted.update(ccy for ccy, _ in summary.unconverted)
             fp = h.fingerprint()
             doc, total, accounts = summary.encode(fp)
             positions = cache.encode_positions(fp, h.currency, h.accounts, h.holdings)
@@ -101,6 +104,7 @@ def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[in
             log.warning("Redis unavailable; %d portfolios not cached", len(entries))
             continue
         changed |= {uid for uid, st in statuses.items() if st % 4}
+        request_if_unconverted(unconverted)
     return changed
 
 
@@ -143,7 +147,9 @@ def portfolio_for(user_id: int) -> tuple[Valuation, str, bool]:
             if missing:  # never priced, or Redis lost them: the database knows (and heals Redis)
                 quotes.update(current_quotes(missing))
             fx = rates_if_needed((pos.currency,), quotes.values())
-            return value_portfolio(pos.accounts, pos.positions, quotes, pos.currency, fx), token, True
+            valuation = value_portfolio(pos.accounts, pos.positions, quotes, pos.currency, fx)
+            request_if_unconverted(valuation.unconverted)
+            return valuation, token, True
     except cache.RedisError:
         log.warning("Redis unavailable; valuing user %s from the database", user_id)
     return value_users([user_id])[user_id], "offline", False

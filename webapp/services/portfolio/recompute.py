@@ -213,6 +213,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
     changed: set[int] = set()
     stale: list[int] = []
     users = 0
+    unconverted = False
     # SQLite has one writer and, in its default journal mode, readers block it: there the
     # snapshots wait until the last chunk is read, then go in at once
     deferred: list = []
@@ -258,6 +259,8 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
                     continue  # the user is gone
                 users += 1
                 e = encode_sums(base, accounts, fx)
+                if not unconverted and '"unconverted":{}' not in e.summary:  # a currency with no rate
+                    unconverted = True
                 entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None)
                 rows[uid] = f"{base}|{e.total}|{e.account_values}"
                 if len(entries) >= CHUNK:
@@ -271,6 +274,10 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
                 collect(writes.popleft())
         finally:
             conn.rollback()  # read only; on PostgreSQL this drops the temporary price table
+    if unconverted:
+        from webapp.services.pricing.fx import request_if_unconverted
+
+        request_if_unconverted(True)
     if deferred_fields:
         t = time.perf_counter()
         if snapshot:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from decimal import Decimal
+from typing import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
@@ -56,7 +58,31 @@ def current_rates() -> dict[tuple[str, str], Decimal]:
     return cross_rates(per_eur) if per_eur else {}
 
 
-def refresh_fx() -> dict:
+ON_DEMAND_JOB = "workers.fx.refresh_fx_now"
+
+
+def request_refresh() -> bool:
+    """Fetch rates now, on `high` (a currency with no rate, the scheduler starting), unless
+    that was asked for within FX_ON_DEMAND_DEDUPE_SECONDS. True when a job was enqueued."""
+    from webapp.services import jobs
+
+    if not cache.claim_fx_request(current_app.config["FX_ON_DEMAND_DEDUPE_SECONDS"]):
+        return False
+    jobs.enqueue("high", ON_DEMAND_JOB, job_id=f"fx-on-demand-{time.time_ns():x}", timeout=120)
+    return True
+
+
+def request_if_unconverted(currencies: Iterable[str] | bool) -> None:
+    """A valuation left some currency unconverted (no rate cached): ask for rates at once.
+    Never raises: with Redis down the hourly fetch brings them."""
+    if currencies is True or (currencies is not False and any(True for _ in currencies)):
+        try:
+            request_refresh()
+        except Exception:
+            log.exception("could not ask for exchange rates")
+
+
+def refresh_fx(recompute_queue: str = "default") -> dict:
     """Fetch the day's reference rates from the first FX provider that answers."""
     cfg = current_app.config
     chain = [build_fx(n, cfg) for n in parse_names(cfg["FX_PROVIDERS"])]
@@ -79,7 +105,7 @@ def refresh_fx() -> dict:
     if users:  # new rates: revalue whoever holds something in another currency
         from webapp.services.jobs import enqueue
 
-        result["recompute_job"] = enqueue("default", "workers.portfolios.recompute_portfolios", user_ids=users).id
+        result["recompute_job"] = enqueue(recompute_queue, "workers.portfolios.recompute_portfolios", user_ids=users).id
     result["revalued_users"] = len(users)
     return result
 

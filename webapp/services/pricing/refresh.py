@@ -11,14 +11,17 @@ import sqlalchemy as sa
 from flask import current_app
 
 from pricing_providers import Chain, InstrumentRef, build_chain
+from pricing_providers.chain import ChainResult
 from pricing_providers import Quote as ProviderQuote
 from pricing_providers.manual import ManualProvider
 from pricing_providers.simulated import SimulatedProvider
+from webapp.domain import markets
 from webapp.domain.valuation import PriceInfo
 from webapp.extensions import db
 from webapp.models import Holding, Instrument, Quote
 from webapp.services import cache, jobs
 from webapp.services.portfolio.recompute import recompute_portfolios
+from webapp.services.pricing import budget
 from webapp.services.pricing.quotes import current_quotes
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ def make_chain(spec: str | None = None) -> Chain:
         cfg,
         health=cache.RedisHealth(cfg["PROVIDER_FAILURE_THRESHOLD"], cfg["PROVIDER_COOLDOWN_SECONDS"]),
         throttle=cache.RedisThrottle(),
+        store=cache.RedisStore(),  # Yahoo's crumb and CoinGecko's ids outlive the cycle's chain
         extra={
             "manual": ManualProvider(lookup=manual_lookup),
             "simulated": SimulatedProvider(step=cfg["SIMULATED_STEP_SECONDS"]),
@@ -83,6 +87,13 @@ def held_instruments(symbols: Iterable[str] | None = None) -> list[HeldInstrumen
         stmt = stmt.where(Instrument.symbol.in_(list(symbols)))
     else:  # a semi-join on the instrument index, not a DISTINCT over every holding
         stmt = stmt.where(sa.exists().where(Holding.instrument_id == Instrument.id))
+    return [HeldInstrument(*row) for row in db.session.execute(stmt.order_by(Instrument.symbol))]
+
+
+def held_instruments_by_id(ids: Iterable[int]) -> list[HeldInstrument]:
+    """These instruments (held or not), by symbol."""
+    stmt = sa.select(Instrument.id, Instrument.symbol, Instrument.asset_type, Instrument.currency,
+                     Instrument.provider_symbols).where(Instrument.id.in_(list(ids)))
     return [HeldInstrument(*row) for row in db.session.execute(stmt.order_by(Instrument.symbol))]
 
 
@@ -167,12 +178,68 @@ def store_quotes(instruments: Sequence[Instrument | HeldInstrument], quotes: dic
     return sorted(by_symbol[s].id for s in fresh)
 
 
-def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = None) -> dict:
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def split_closed(instruments: Sequence[HeldInstrument], last: dict[str, PriceInfo],
+                 now: datetime) -> tuple[list[HeldInstrument], list[HeldInstrument]]:
+    """(due, still fresh): an instrument whose market has not traded since its last quote
+    cannot have a newer price, nor can a fund whose NAV is not older than the last session's
+    close, so a cycle spends no request on them. Simulated quotes follow no market."""
+    due, fresh = [], []
+    for inst in instruments:
+        q = last.get(inst.symbol)
+        if q is not None and q.source != "simulated" and _not_due(inst, q.as_of, now):
+            fresh.append(inst)
+        else:
+            due.append(inst)
+    return due, fresh
+
+
+def _not_due(inst: HeldInstrument, as_of: datetime, now: datetime) -> bool:
+    calendar = markets.calendar_for(inst.symbol, inst.asset_type)
+    if inst.asset_type == "mutual_fund":  # end of day: a new NAV needs a session closed after this one
+        closed = markets.last_close(calendar, now)
+        return closed is None or closed <= as_of
+    return markets.closed_since(calendar, as_of, now)
+
+
+def fetch_planned(chain: Chain, plan: budget.Plan, validate) -> ChainResult:
+    """Each provider's share of the plan, cheapest provider first; an instrument it cannot
+    price falls back along the rest of the chain (within their budgets)."""
+    total = ChainResult()
+    by_name = {p.name: p for p in chain.providers}
+    for pp in plan.providers:
+        if not pp.instruments:
+            continue
+        first = by_name[pp.name]
+        sub = Chain([first] + [p for p in chain.providers if p is not first], health=chain.health,
+                    throttle=chain.throttle)
+        result = sub.fetch(pp.instruments, validate)
+        total.quotes.update(result.quotes)
+        for sym, tried in result.failures.items():
+            total.failures[sym].extend(tried)
+        for name, n in result.calls.items():
+            total.calls[name] += n
+        for name, n in result.requests.items():
+            total.requests[name] += n
+    return total
+
+
+def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = None,
+                    last: dict[str, PriceInfo] | None = None, plan: budget.Plan | None = None) -> dict:
+    """Fetch (all of them, or as planned) and store. `instruments` are those asked for."""
     chain = chain or make_chain()
     started = time.monotonic()
-    last = current_quotes({i.symbol: i.id for i in instruments})
+    if last is None:
+        last = current_quotes({i.symbol: i.id for i in instruments})
     band = Decimal(str(current_app.config["SANITY_BAND"]))
-    result = chain.fetch([instrument_ref(i) for i in instruments], sanity_validator(last, band))
+    validate = sanity_validator(last, band)
+    if plan is None:
+        result = chain.fetch([instrument_ref(i) for i in instruments], validate)
+    else:
+        result = fetch_planned(chain, plan, validate)
     changed = store_quotes(instruments, result.quotes, last)
     for sym in result.failed_symbols:
         tried = "; ".join(f"{p}: {e.kind} ({e})" for p, e in result.failures[sym])
@@ -185,34 +252,86 @@ def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = Non
         "changed_ids": changed,
         "seconds": round(time.monotonic() - started, 3),
         "calls": dict(result.calls),
+        "requests": dict(result.requests),
+    }
+
+
+def plan_cycle(chain: Chain, due: Sequence[HeldInstrument], last: dict[str, PriceInfo]) -> budget.Plan:
+    """Budget each provider of the chain from the shared throttle's counters, then assign."""
+    throttle = cache.RedisThrottle()
+    cfg = current_app.config
+    plan = budget.make_plan(
+        chain.providers, [instrument_ref(i) for i in due], {s: q.as_of for s, q in last.items()},
+        used=lambda p: throttle.used(p.name, p.rate_limit) if p.rate_limit else 0,
+        reserve_share=float(cfg["PRICE_BUDGET_RESERVE"]),
+    )
+    chain.throttle = budget.BudgetThrottle(chain.throttle, plan.budgets)
+    return plan
+
+
+def coverage_record(started: datetime, held: int, fresh: int, stats: dict, plan: budget.Plan) -> dict:
+    due = stats["symbols"]
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "held": held,
+        "still_fresh": fresh,
+        "due": due,
+        "refreshed": stats["fetched"],
+        "failed": stats["failed"],
+        "skipped_budget": len(plan.skipped),
+        "coverage": round(stats["fetched"] / due, 4) if due else 1.0,
+        "providers": {
+            pp.name: {"requests": stats["requests"].get(pp.name, 0),
+                      "budget": None if pp.budget >= budget.UNLIMITED else pp.budget,
+                      "planned": len(pp.instruments)}
+            for pp in plan.providers
+        },
     }
 
 
 def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> dict:
-    """One refresh cycle: all held instruments, then recompute the holders of changed ones."""
+    """One refresh cycle: the due held instruments within the request budget, then recompute
+    the holders of changed ones; the cycle's coverage is recorded and watched."""
+    from webapp.services import monitoring
+
     token = cache.acquire_lock("cycle", CYCLE_LOCK_TTL)
     if token is None:
         log.info("refresh_prices: another cycle is running; skipped")
         return {"skipped": "another cycle is running"}
-    started = datetime.now(timezone.utc)
+    started = utcnow()
     try:
-        stats = fetch_and_store(held_instruments(symbols))
+        held = held_instruments(symbols)
+        last = current_quotes({i.symbol: i.id for i in held})
+        # symbols named by an operator are asked for whatever the market does
+        skip = symbols is None and current_app.config["PRICE_SKIP_CLOSED_MARKETS"]
+        due, fresh = split_closed(held, last, started) if skip else (held, [])
+        chain = make_chain()
+        plan = plan_cycle(chain, due, last)
+        stats = fetch_and_store(due, chain, last=last, plan=plan)
+        stats["held"], stats["still_fresh"], stats["skipped_budget"] = len(held), len(fresh), len(plan.skipped)
         changed = stats.pop("changed_ids")
         if changed:
             if sync:
                 recompute_portfolios(instrument_ids=changed)
             else:  # one job for every holder of every changed instrument: never one per symbol or user
                 stats["recompute_job"] = jobs.enqueue("default", "workers.portfolios.recompute_portfolios", changed).id
+        record = coverage_record(started, len(held), len(fresh), stats, plan)
+        stats["coverage"] = record["coverage"]
         cache.finish_cycle(
             {
                 "started_at": started.isoformat(),
                 "seconds": stats["seconds"],
+                "held": stats["held"],
+                "still_fresh": stats["still_fresh"],
                 "symbols": stats["symbols"],
                 "fetched": stats["fetched"],
                 "failed": stats["failed"],
+                "skipped_budget": stats["skipped_budget"],
                 "changed": stats["changed"],
             }
         )
+        cache.record_coverage(record)
+        monitoring.evaluate_rule("price_coverage")
         log.info("refresh_prices: %s", stats)
         return stats
     finally:
