@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := wsgi:app
 
-.PHONY: run test soak bench clean
+.PHONY: run test soak bench bench-coverage clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ bench: $(VENV)/.installed
 	  echo "wrk could not be installed: the bounded Python load generator is used instead"
 	$(PY) -m bench --users $(USERS) --symbols $(SYMBOLS) --holdings-per-user $(HOLDINGS_PER_USER) $(BENCH_ARGS)
 	$(PY) -m bench.csv_import
+	$(PY) -m bench.coverage
+
+# price coverage alone: 250 users, 1,000 instruments, the free providers' limits, 6 cycles
+bench-coverage: $(VENV)/.installed
+	$(PY) -m bench.coverage
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache
