@@ -3,7 +3,7 @@
 The file (about 1.6 MB) changes once a day, so the parsed table is kept on the
 instance and downloaded again at most once per `refresh_interval`, conditionally
 (If-None-Match / If-Modified-Since; a 304 keeps the table). Schemes are found by
-AMFI scheme code or by ISIN.
+AMFI scheme code or by ISIN; `search()` finds them by words of their names.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .base import (
     ProviderError,
     Quote,
     RateLimit,
+    Suggestion,
     UnknownSymbol,
     local_time_utc,
     to_decimal,
@@ -180,6 +181,22 @@ class AmfiProvider(Provider):
         for inst in instruments:
             out[inst.symbol] = self._quote(table, inst)
         return out
+
+    searchable = True
+
+    def search(self, query: str, *, currency: str | None = None, limit: int = 10) -> list[Suggestion]:
+        """Schemes whose name holds every word of `query` (any case), or whose code or ISIN it is."""
+        table = self.table()
+        exact = table.find(query)
+        words = query.lower().split()
+        found = [exact] if exact is not None else []
+        for scheme in table.by_code.values():
+            if len(found) >= limit:
+                break
+            name = scheme.name.lower()
+            if scheme is not exact and all(w in name for w in words):
+                found.append(scheme)
+        return [Suggestion(s.code, s.name, "AMFI", "INR", "mutual_fund", self.name) for s in found]
 
     def table(self) -> NavTable:
         """The parsed file: from memory while fresh, else downloaded (conditionally)."""

@@ -52,6 +52,18 @@ class Quote:
             raise ValueError("Quote.as_of must be timezone-aware")
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """An instrument a provider's symbol search offers: what the add-holding form fills in."""
+
+    symbol: str  # the canonical symbol to hold (e.g. `VOD.L`, `122639`, `BTC-USD`)
+    name: str
+    exchange: str  # as the provider shows it ("NASDAQ", "LSE", "AMFI", "CoinGecko")
+    currency: str  # "" when the answer does not tell and it cannot be inferred
+    asset_type: str  # one of ASSET_TYPES
+    source: str
+
+
 class ProviderError(Exception):
     """A typed failure for one symbol or a whole request."""
 
@@ -199,6 +211,17 @@ class Provider:
     def history(self, instrument: InstrumentRef, days: int) -> list[Quote]:
         """Daily closes, oldest first. Providers without history raise ProviderDown."""
         raise ProviderDown("no history from this provider", provider=self.name)
+
+    # Whether `search` is implemented (the web app asks only those that say so).
+    searchable: ClassVar[bool] = False
+
+    def search(self, query: str, *, currency: str | None = None, limit: int = 10) -> list[Suggestion]:
+        """Instruments whose symbol or name matches `query`, best first (at most `limit`).
+
+        `currency` is the holder's base currency, for providers whose symbols carry one
+        (crypto pairs). A failure of the whole search raises a ProviderError.
+        """
+        raise ProviderDown("no symbol search from this provider", provider=self.name)
 
     # ---- HTTP helpers for adapters -------------------------------------------------
     @property

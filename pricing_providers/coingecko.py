@@ -25,6 +25,7 @@ from .base import (
     Quote,
     RateLimit,
     RateLimited,
+    Suggestion,
     UnknownSymbol,
     parse_retry_after,
     to_decimal,
@@ -85,6 +86,7 @@ class CoinGeckoProvider(Provider):
         super().__init__(*args, **kw)
         self.clock = clock
         self._list: tuple[float, dict[str, list[str]]] | None = None  # (fetched at, ticker -> ids)
+        self._names: list[tuple[str, str, str]] = []  # (id, ticker, name) of that list, for search
         self._list_error: ProviderError | None = None
 
     @property
@@ -168,11 +170,48 @@ class CoinGeckoProvider(Provider):
             self._list_error = exc
             raise
         by_ticker: dict[str, list[str]] = {}
+        names: list[tuple[str, str, str]] = []
         for coin in data:
             if isinstance(coin, dict) and coin.get("id") and coin.get("symbol"):
-                by_ticker.setdefault(str(coin["symbol"]).lower(), []).append(str(coin["id"]))
+                ticker = str(coin["symbol"]).lower()
+                by_ticker.setdefault(ticker, []).append(str(coin["id"]))
+                names.append((str(coin["id"]), ticker, str(coin.get("name") or coin["id"])))
         self._list = (self.clock(), by_ticker)
+        self._names = names
         return by_ticker
+
+    searchable = True
+
+    def search(self, query: str, *, currency: str | None = None, limit: int = 10) -> list[Suggestion]:
+        """Coins by ticker or name, as `TICKER-<currency>` pairs (`currency` defaults to USD).
+
+        Only coins a holding could be priced by are offered: a pinned ticker's own coin, or a
+        ticker exactly one coin has (an ambiguous one would be an unknown symbol later).
+        """
+        self._list_error = None  # a failure of an earlier call is not this call's
+        by_ticker = self._coins()
+        q = query.strip().lower()
+        vs = (currency or "USD").upper()
+        ranked: list[tuple[int, int, Suggestion]] = []
+        for n, (coin, ticker, name) in enumerate(self._names):
+            if not (ticker.isascii() and ticker.isalnum() and len(ticker) <= 12):
+                continue  # no symbol the form takes (and some are not tickers at all)
+            if ticker in WELL_KNOWN_IDS:
+                if WELL_KNOWN_IDS[ticker] != coin:
+                    continue
+            elif len(by_ticker.get(ticker, ())) != 1:
+                continue
+            if ticker == q:
+                rank = 0
+            elif ticker.startswith(q):
+                rank = 1
+            elif q in name.lower():
+                rank = 2
+            else:
+                continue
+            ranked.append((rank, n, Suggestion(f"{ticker.upper()}-{vs}", name, "CoinGecko", vs, "crypto", self.name)))
+        ranked.sort(key=lambda t: t[:2])
+        return [s for _, _, s in ranked[:limit]]
 
     # ---- answers -----------------------------------------------------------------------------
     def _json(self, resp) -> object:

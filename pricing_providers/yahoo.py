@@ -8,6 +8,8 @@
   when no crumb can be had (or the 401 persists), up to 20 symbols a request.
 * v8 chart `/v8/finance/chart/{SYMBOL}`: one symbol a request; used for a batch of one
   (no crumb needed, same cost), when spark is unusable too, and for `history()`.
+* search `/v1/finance/search?q=…`: instruments by name or symbol, for the add-holding form
+  (`search()`; no cookie or crumb).
 
 A rung that fails in a way another may not (no crumb, an answer that is not Yahoo's
 JSON) is skipped for `unusable_ttl` seconds, remembered in the store; a 429 or a 5xx
@@ -30,6 +32,7 @@ from .base import (
     Quote,
     RateLimit,
     RateLimited,
+    Suggestion,
     UnknownSymbol,
     to_decimal,
     to_major_unit,
@@ -42,6 +45,31 @@ SPARK_PATH = "/v7/finance/spark"
 CRUMB_PATH = "/v1/test/getcrumb"
 # Where the cookie comes from when the base URL is not Yahoo's own (a replay server)
 COOKIE_PATH = "/consent/cookie"
+SEARCH_PATH = "/v1/finance/search"
+
+# search's quoteType -> our asset type; other types (INDEX, FUTURE, CURRENCY, OPTION) are skipped
+SEARCH_TYPES = {"EQUITY": "stock", "ETF": "etf", "MUTUALFUND": "mutual_fund", "CRYPTOCURRENCY": "crypto"}
+# The search answer has no currency. Where the symbol's suffix names one market, its
+# currency is clear (prices in pence are converted to pounds by the quote path anyway).
+SUFFIX_CURRENCY = {
+    "L": "GBP", "IL": "GBP", "DE": "EUR", "F": "EUR", "PA": "EUR", "AS": "EUR", "MI": "EUR", "MC": "EUR",
+    "BR": "EUR", "LS": "EUR", "VI": "EUR", "HE": "EUR", "IR": "EUR", "NS": "INR", "BO": "INR", "TO": "CAD",
+    "V": "CAD", "AX": "AUD", "NZ": "NZD", "T": "JPY", "HK": "HKD", "SW": "CHF", "ST": "SEK", "OL": "NOK",
+    "CO": "DKK", "SI": "SGD", "KS": "KRW", "SA": "BRL", "MX": "MXN", "JO": "ZAR",
+}
+# Yahoo's codes of US exchanges: a symbol there without a suffix is priced in dollars
+US_EXCHANGES = frozenset({"NMS", "NYQ", "NGM", "NCM", "ASE", "PCX", "BTS", "NAS", "NYS", "PNK", "OQB", "OQX", "BATS"})
+
+
+def search_currency(symbol: str, exchange: str, asset_type: str) -> str:
+    """The currency a search hit is quoted in, where the symbol makes it clear; else ""."""
+    if asset_type == "crypto":  # BTC-USD: the pair names it
+        base, sep, quote = symbol.rpartition("-")
+        return quote.upper() if sep and base and len(quote) == 3 and quote.isalpha() else ""
+    base, sep, suffix = symbol.rpartition(".")
+    if sep and base:
+        return SUFFIX_CURRENCY.get(suffix.upper(), "")
+    return "USD" if exchange.upper() in US_EXCHANGES else ""
 
 
 class _Unusable(Exception):
@@ -198,6 +226,31 @@ class YahooProvider(Provider):
                 out[inst.symbol] = stop
             break
         return out
+
+    searchable = True
+
+    def search(self, query: str, *, currency: str | None = None, limit: int = 10) -> list[Suggestion]:
+        """Yahoo's own ranking of instruments for `query` (names and symbols), in our asset types."""
+        resp = self.http_get(SEARCH_PATH, {"q": query, "quotesCount": str(limit), "newsCount": "0"})
+        if resp.status_code != 200:
+            raise ProviderDown(f"search: HTTP {resp.status_code}", provider=self.name)
+        data = self.decode_json(resp)
+        quotes = data.get("quotes") if isinstance(data, dict) else None
+        if not isinstance(quotes, list):
+            raise MalformedAnswer("search answer without a quotes list", provider=self.name)
+        out: list[Suggestion] = []
+        for item in quotes:
+            if not isinstance(item, dict):
+                continue
+            symbol, kind = item.get("symbol"), SEARCH_TYPES.get(str(item.get("quoteType") or ""))
+            if not isinstance(symbol, str) or not symbol.strip() or kind is None:
+                continue
+            symbol = symbol.strip().upper()
+            exchange = str(item.get("exchange") or "")
+            name = item.get("longname") or item.get("shortname") or symbol
+            out.append(Suggestion(symbol, str(name).strip(), str(item.get("exchDisp") or exchange),
+                                  search_currency(symbol, exchange, kind), kind, self.name))
+        return out[:limit]
 
     def history(self, instrument: InstrumentRef, days: int) -> list[Quote]:
         now = int(self.clock())

@@ -112,6 +112,7 @@ def base_config(database_url: str, redis_url: str) -> dict:
         "FX_PROVIDERS": "ecb",
         "PROVIDER_ECB_URL": "http://127.0.0.1:9",
         "PROVIDER_FRANKFURTER_URL": "http://127.0.0.1:9",
+        "SYMBOL_SEARCH_PROVIDERS": "",  # nor does the symbol search: its tests name a replay server
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
         "LOGIN_CODE_RATE_LIMIT": "1000 per minute",

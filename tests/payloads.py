@@ -9,7 +9,8 @@ the provider uses for them, noted on each function (many are HTTP 200).
 Paths each provider is asked on (for ``route``):
 
     yahoo          /v8/finance/chart/{SYMBOL}, /v7/finance/quote, /v7/finance/spark,
-                   /v1/test/getcrumb, /consent/cookie (the cookie, fc.yahoo.com in real life)
+                   /v1/test/getcrumb, /consent/cookie (the cookie, fc.yahoo.com in real life),
+                   /v1/finance/search
     stooq          /q/l/
     tiingo         /iex/          (history: /tiingo/daily/{ticker}/prices)
     finnhub        /api/v1/quote
@@ -34,6 +35,7 @@ YAHOO_QUOTE = "/v7/finance/quote"
 YAHOO_SPARK = "/v7/finance/spark"
 YAHOO_CRUMB = "/v1/test/getcrumb"
 YAHOO_COOKIE = "/consent/cookie"
+YAHOO_SEARCH = "/v1/finance/search"
 COINGECKO_PRICE = "/api/v3/simple/price"
 COINGECKO_LIST = "/api/v3/coins/list"
 STOOQ_QUOTE = "/q/l/"
@@ -262,6 +264,32 @@ def yahoo_spark_not_found() -> str:
 
 
 # ---- Stooq -----------------------------------------------------------------------------
+def yahoo_search_quote(symbol: str, name: str, quote_type: str = "EQUITY", exchange: str = "NMS",
+                       exch_disp: str = "NASDAQ", *, shortname: str | None = None) -> dict:
+    """One entry of the search answer's `quotes` (the fields Yahoo sends that we read, and a few more)."""
+    type_disp = {"EQUITY": "Equity", "ETF": "ETF", "MUTUALFUND": "Mutual Fund",
+                 "CRYPTOCURRENCY": "Cryptocurrency", "INDEX": "Index", "FUTURE": "Futures"}.get(quote_type, quote_type)
+    return {
+        "exchange": exchange,
+        "shortname": shortname if shortname is not None else name[:32],
+        "quoteType": quote_type,
+        "symbol": symbol,
+        "index": "quotes",
+        "score": 20000,
+        "typeDisp": type_disp,
+        "longname": name,
+        "exchDisp": exch_disp,
+        "isYahooFinance": True,
+    }
+
+
+def yahoo_search(quotes: Iterable[dict]) -> str:
+    """HTTP 200 body of ``/v1/finance/search?q=..&quotesCount=10&newsCount=0``."""
+    quotes = list(quotes)
+    return to_json({"explains": [], "count": len(quotes), "quotes": quotes, "news": [], "nav": [],
+                    "lists": [], "researchReports": [], "totalTime": 21})
+
+
 STOOQ_HEADER = "Symbol,Date,Time,Open,High,Low,Close,Volume"
 STOOQ_LIMIT = "Exceeded the daily hits limit"  # HTTP 200, text/plain
 # HTTP 200: the proof-of-work page non-browser clients may get instead of the CSV

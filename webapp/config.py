@@ -99,6 +99,11 @@ def from_environment() -> dict[str, object]:
         "PRICE_BUDGET_RESERVE": _fraction("PRICE_BUDGET_RESERVE", 0.1),
         # alert when two cycles in a row refresh less than this share of the due instruments
         "PRICE_COVERAGE_ALERT": _fraction("PRICE_COVERAGE_ALERT", 0.95),
+        # the add-holding form's suggestions: at most three providers, each asked once, briefly
+        "SYMBOL_SEARCH_PROVIDERS": os.environ.get("SYMBOL_SEARCH_PROVIDERS", "yahoo,amfi,coingecko"),
+        "SYMBOL_SEARCH_TIMEOUT": _float("SYMBOL_SEARCH_TIMEOUT", 2.0),
+        "SYMBOL_SEARCH_CACHE_SECONDS": _int("SYMBOL_SEARCH_CACHE_SECONDS", 3600),
+        "SYMBOL_SEARCH_RATE_LIMIT": os.environ.get("SYMBOL_SEARCH_RATE_LIMIT") or "60 per minute",
         "SIMULATED_STEP_SECONDS": _int("SIMULATED_STEP_SECONDS", 60),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "ALERT_WEBHOOK_URL": os.environ.get("ALERT_WEBHOOK_URL") or None,

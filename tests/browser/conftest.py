@@ -5,6 +5,9 @@
   every second and pricing from the simulated market. Stopped after the last browser test,
   so that its worker takes no job of the other tests; their logs are attached to the
   report of a failing test.
+- `search_replay` (package): a ReplayServer the live server's symbol search asks
+  (`PROVIDER_YAHOO_URL`, `_AMFI_URL`, `_COINGECKO_URL`); a test routes its answers and
+  `reset()`s it. Prices still come from the simulated market.
 - `server` (per test): checks both processes are alive; after the test, waits until the
   worker is idle so that no job writes into the next test after the conftest's cleanup
   (the `app` fixture deletes every row and every key of the run).
@@ -32,6 +35,7 @@ from pathlib import Path
 import pytest
 import redis
 from conftest import PREFIX
+from replay import ReplayServer
 
 from webapp import embedded
 
@@ -60,7 +64,10 @@ def _bin(name: str) -> str:
     raise RuntimeError(f"no {name} in the virtualenv")
 
 
-def server_env(database_url: str, redis_url: str) -> dict[str, str]:
+SEARCH_PROVIDERS = ("yahoo", "amfi", "coingecko")
+
+
+def server_env(database_url: str, redis_url: str, search_url: str = "http://127.0.0.1:9") -> dict[str, str]:
     unset = {"PORT", "HOST", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLIO_", "PROVIDER_")) and k not in unset}
     env.update({
@@ -78,6 +85,9 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
         "PROVIDER_TIMEOUT": "2",
+        # symbol search asks only the tests' replay server (a closed port unless given one)
+        "SYMBOL_SEARCH_PROVIDERS": ",".join(SEARCH_PROVIDERS),
+        **{f"PROVIDER_{name.upper()}_URL": search_url for name in SEARCH_PROVIDERS},
         "SESSION_COOKIE_SECURE": "0",
         "LOG_LEVEL": os.environ.get("FOLIO_BROWSER_LOG_LEVEL", "WARNING"),  # INFO logs every job
         "PYTHONUNBUFFERED": "1",
@@ -207,11 +217,18 @@ def _forget_worker(server: LiveServer) -> None:
 
 
 @pytest.fixture(scope="package")
-def live_server(_schema, database_url, redis_url, tmp_path_factory):
+def search_replay():
+    """The provider answers the live server's symbol search gets (started before it)."""
+    with ReplayServer() as replay:
+        yield replay
+
+
+@pytest.fixture(scope="package")
+def live_server(_schema, database_url, redis_url, tmp_path_factory, search_replay):
     """gunicorn + an RQ worker for the browser tests (the schema exists: `_schema`)."""
     port = embedded.free_port()
     url = f"http://127.0.0.1:{port}"
-    env = server_env(database_url, redis_url)
+    env = server_env(database_url, redis_url, search_replay.url)
     logdir = tmp_path_factory.mktemp("live-server")
     logs = {"gunicorn": logdir / "gunicorn.log", "worker": logdir / "worker.log"}
     handles = {name: open(path, "wb") for name, path in logs.items()}

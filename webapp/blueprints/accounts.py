@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -11,10 +12,13 @@ from flask import (
     request,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
-from webapp.models import Account, Holding
+from webapp.extensions import limiter
+from webapp.models import ASSET_TYPES, Account, Holding
 from webapp.services import assets
+from webapp.services.pricing import search
 from webapp.web.filters import quantity as format_quantity
 from webapp.web.forms import (
     AccountForm,
@@ -129,6 +133,30 @@ def delete(account_id: int):
     assets.portfolio_changed(current_user.id)
     flash(f"Account “{name}” and its holdings were deleted.", "info")
     return redirect_to(url_for(".index"))
+
+
+def _search_limit() -> str:
+    return current_app.config["SYMBOL_SEARCH_RATE_LIMIT"]
+
+
+def _search_key() -> str:
+    # the limiter runs before the login check: an anonymous request counts by address
+    user_id = getattr(current_user, "id", None)
+    return f"symbols-user:{user_id}" if user_id is not None else f"symbols-ip:{get_remote_address()}"
+
+
+@bp.get("/symbols")
+@limiter.limit(_search_limit, key_func=_search_key)
+def symbols():
+    """The add-holding form's suggestions for what was typed in its symbol field (htmx sends the
+    field as `symbol`; `q` works too)."""
+    text = request.args.get("q", request.args.get("symbol", ""))
+    try:
+        result = search.suggest(text, current_user.base_currency)
+    except search.BadQuery as exc:
+        return render_template("accounts/_symbol_suggestions.html", result=search.SearchResult(note=str(exc)),
+                               asset_types=ASSET_TYPES), 400
+    return render_template("accounts/_symbol_suggestions.html", result=result, asset_types=ASSET_TYPES)
 
 
 @bp.post(f"/<{ID}:account_id>/holdings")

@@ -26,6 +26,8 @@ Keys (under the configurable prefix):
   instant:job:{window}          text  the job of that window is enqueued (RQ does not dedupe job ids)
   fx:EUR                        hash  latest rates per 1 EUR, _as_of, _source
   fx:requested                  text  an on-demand FX fetch was enqueued (FX_ON_DEMAND_DEDUPE_SECONDS)
+  search:{currency}:{query}     JSON  symbol-search suggestions and note for a normalized query
+                                      (SYMBOL_SEARCH_CACHE_SECONDS; a minute when a source failed)
   cache:*                       Flask-Caching entries (CACHE_KEY_PREFIX)
   limit*                        Flask-Limiter's counters (RATELIMIT_KEY_PREFIX)
 RQ's own keys (rq:*) are not prefixed: each deployment, and each test run, uses a Redis DB of its own.
@@ -98,4 +100,8 @@ from webapp.services.cache.ops import (  # noqa: F401
     release_lock,
     set_alert,
     write_fx,
+)
+from webapp.services.cache.suggestions import (  # noqa: F401
+    read_suggestions,
+    write_suggestions,
 )
