@@ -90,7 +90,7 @@ Broker,MSFT,,,USD,stock
 Broker,MSFT,1,-5,USD,stock
 Broker,MSFT,1,lots,USD,stock
 Broker,MSFT,1,,DOLLARS,stock
-Broker,MSFT,1,,USD,crypto
+Broker,MSFT,1,,USD,bond
 Broker,AAPL,2,,USD,stock
 ,MSFT,1,,USD,stock
 Broker,TOOLONGSYMBOLNAMEXXXXX,1,,USD,stock
@@ -113,7 +113,7 @@ def test_twenty_bad_rows_are_each_reported_with_their_line_and_nothing_is_writte
                      "Line 9: quantity: “abc” is not a number",
                      "Line 15: the cost “lots” is not a number",
                      "Line 16: “DOLLARS” is not a three-letter currency code",
-                     "Line 17: “crypto” is not an asset type",
+                     "Line 17: “bond” is not an asset type",
                      "Line 18: AAPL in “Broker” already appears on line 2",
                      "Line 19: the account is empty"):
         assert expected in html, expected
@@ -185,3 +185,17 @@ def test_another_users_accounts_cannot_be_imported_into(app, client):
     setup(app, client)
     html = upload(client, "account,symbol,quantity\nSecret,AAPL,1\n").get_data(as_text=True)
     assert "there is no account named “Secret”" in html
+
+
+def test_crypto_rows_import_as_crypto_and_a_bond_is_refused_by_line(app, client):
+    setup(app, client)
+    text = "account,symbol,quantity,asset_type\nBroker,btc-usd,0.125,crypto\nBroker,ETH-EUR,2,Cryptocurrency\nIRA,US10Y,1,bond\n"
+    html = upload(client, text).get_data(as_text=True)
+    assert "Line 4:" in html and "is not an asset type (stock, etf, mutual fund or crypto)" in html
+    assert holdings(app) == []
+    text = "\n".join(text.splitlines()[:3]) + "\n"
+    assert post(client, "/accounts/import", {"csv_text": text, "confirm": "1"}).status_code == 302
+    with app.app_context():
+        kinds = dict(db.session.execute(sa.select(Instrument.symbol, Instrument.asset_type)).all())
+    assert kinds == {"BTC-USD": "crypto", "ETH-EUR": "crypto"}
+    assert [(s, q) for _, s, q, _ in holdings(app)] == [("BTC-USD", Decimal("0.125")), ("ETH-EUR", Decimal("2"))]

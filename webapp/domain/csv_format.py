@@ -44,6 +44,7 @@ ASSET_TYPES = {
     "stock": "stock", "stocks": "stock", "equity": "stock", "share": "stock",
     "etf": "etf",
     "mutual fund": "mutual_fund", "mutual_fund": "mutual_fund", "fund": "mutual_fund", "mf": "mutual_fund",
+    "crypto": "crypto", "cryptocurrency": "crypto", "coin": "crypto",
 }
 
 
@@ -167,7 +168,7 @@ def parse(text: str, accounts: Mapping[str, KnownAccount]) -> Preview:
                 problems.append(f"“{get('currency')[:20]}” is not a three-letter currency code")
             asset_type = ASSET_TYPES.get(get("asset_type").lower().replace("-", " ") or "stock")
             if asset_type is None:
-                problems.append(f"“{get('asset_type')[:30]}” is not an asset type (stock, etf or mutual fund)")
+                problems.append(f"“{get('asset_type')[:30]}” is not an asset type (stock, etf, mutual fund or crypto)")
             if account is not None and symbol and not problems:
                 first = seen.setdefault((account.id, symbol), line)
                 if first != line:
