@@ -489,3 +489,28 @@ def test_ids_that_do_not_exist_are_404_even_beyond_the_integer_range(app, client
             assert post(client, f"/accounts/holdings/{missing}/quantity", {"quantity": "1"}).status_code == 404
             assert post(client, f"/accounts/holdings/{missing}/delete").status_code == 404
     assert list(accounts(app)) == ["Main"] and holdings(app) == {}
+
+
+def test_a_currency_picked_with_a_suggestion_is_kept_where_none_is_known(app, client):
+    aid = create_account(client)
+    assert add(client, aid, "SAP.DE", "5", currency="eur").status_code == 302
+    assert add(client, aid, "VTI", "5", asset_type="etf").status_code == 302  # no currency given
+    with app.app_context():
+        currencies = dict(db.session.execute(sa.select(Instrument.symbol, Instrument.currency)).all())
+    assert currencies == {"SAP.DE": "EUR", "VTI": None}
+    # another account adding VTI with a currency teaches it; a known currency is never overwritten
+    other = create_account(client, "Second")
+    assert add(client, other, "VTI", "1", asset_type="etf", currency="USD").status_code == 302
+    assert add(client, other, "SAP.DE", "1", currency="GBP").status_code == 302
+    with app.app_context():
+        currencies = dict(db.session.execute(sa.select(Instrument.symbol, Instrument.currency)).all())
+    assert currencies == {"SAP.DE": "EUR", "VTI": "USD"}
+
+
+def test_a_currency_that_is_not_three_letters_is_refused_with_a_message(app, client):
+    aid = create_account(client)
+    for bad in ("EURO", "€", "U$D", "12"):
+        resp = add(client, aid, "SAP.DE", "5", currency=bad)
+        assert resp.status_code == 400, bad
+        assert "Enter a three-letter currency code like USD" in text(resp)
+    assert holdings(app) == {}

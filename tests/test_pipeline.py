@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import PREFIX, login, make_user, post
 from replay import ReplayServer
+from rq import Queue, SimpleWorker
 
 from webapp.extensions import db
 from webapp.models import Account, Holding, Instrument, PortfolioSnapshot, Quote
@@ -318,3 +319,30 @@ def test_refresh_enqueues_recompute_of_holders_of_changed_instruments_only(price
         assert job.func_name == "workers.portfolios.recompute_portfolios"
         msft = db.session.scalar(sa.select(Instrument.id).where(Instrument.symbol == "MSFT"))
         assert holders_of([msft]) == [ids["alice@example.com"]]
+
+
+def test_a_symbol_no_provider_knows_says_so_until_a_provider_prices_it(priced_app, server, redis_client):
+    app = priced_app("yahoo,stooq", INSTANT_REFRESH_WINDOW=0.2)
+    server.route(payloads.YAHOO_CHART.format(symbol="ZZQX"), status=404, body=payloads.yahoo_not_found(),
+                 content_type="application/json")
+    serve_stooq(server, {}, as_of())  # Stooq: an N/D row, its word for "unknown"
+    make_user(app, "zed@example.com", "correct horse battery")
+    client = app.test_client()
+    login(client, "zed@example.com")
+    url = post(client, "/accounts/", {"name": "Main", "kind": "brokerage"}).headers["Location"]
+    assert post(client, f"{url}/holdings", {"symbol": "ZZQX", "asset_type": "stock", "quantity": "3"}).status_code == 302
+    assert "fetching price…" in client.get("/").get_data(as_text=True)
+    shown = re.search(r'name="v" value="([^"]+)"|[?&]v=([\w.]+)', client.get("/").get_data(as_text=True))
+
+    with app.app_context():  # the instant refresh the new holding asked for, on `high`
+        SimpleWorker([Queue("high", connection=redis_client)], connection=redis_client).work(burst=True)
+    # no value moved and no cycle ran, yet the poll is told that the summary changed
+    poll = client.get(f"/portfolio/summary?v={shown.group(1) or shown.group(2)}", headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and "no provider knows this symbol yet" in poll.get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
+    assert "no provider knows this symbol yet" in page and "fetching price…" not in page
+
+    serve_yahoo(server, {"ZZQX": "12.50"}, as_of())  # listed at last
+    refresh(app)
+    page = client.get("/").get_data(as_text=True)
+    assert "no provider knows this symbol yet" not in page and money(Decimal("37.50"), "USD") in page

@@ -62,6 +62,7 @@ def test_typing_suggests_and_the_keyboard_picks_symbol_and_type(app, browse, ans
     symbol.press("Enter")  # picks; does not submit
     expect(symbol).to_have_value("VTI")
     expect(form.locator("[name=asset_type]")).to_have_value("etf")
+    expect(form.locator("[name=currency]")).to_have_value("USD")
     expect(page.locator("#symbol-listbox")).to_be_hidden()
     expect(symbol).to_have_attribute("aria-expanded", "false")
     expect(page.locator("tr[id^='holding-']")).to_have_count(0)  # nothing was submitted

@@ -169,7 +169,8 @@ def add_holding(account_id: int):
         return _detail(account, holding_form=form, status=400)
     try:
         holding = assets.add_holding(account, form.symbol.data, form.asset_type.data, form.quantity.data,
-                                     merge=form.merge.data == "1", cost=form.total_cost())
+                                     merge=form.merge.data == "1", cost=form.total_cost(),
+                                     currency=form.currency.data)
     except assets.DuplicateHolding as dup:
         form.merge.data = "1"
         return _detail(own_account(account_id), holding_form=form, status=409, duplicate=dup.holding)

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from webapp.domain.staleness import judge
 from webapp.services import cache
 from webapp.services.portfolio.read_model import portfolio_for
+from webapp.services.pricing import quotes
 from webapp.web import fastpoll
 
 bp = Blueprint("portfolio", __name__)
@@ -24,6 +25,8 @@ def _context(valuation, token: str, live_ok: bool) -> dict:
         "live_ok": live_ok,
         "poll_seconds": current_app.config["POLL_SECONDS"],
         "stale": judge(valuation),
+        "unknown": quotes.unknown_symbols(
+            {h.symbol for a in valuation.accounts for h in a.holdings if h.price is None}),
         "simulated": "simulated" in current_app.config["PRICE_PROVIDERS"],
     }
 

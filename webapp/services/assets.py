@@ -68,10 +68,14 @@ def rename_account(account: Account, name: str) -> None:
         raise DuplicateAccount(f"You already have an account named “{name}”.") from None
 
 
-def instrument_for(symbol: str, asset_type: str) -> Instrument:
+def instrument_for(symbol: str, asset_type: str, currency: str | None = None) -> Instrument:
+    """The instrument of that symbol, created if new. A currency given (a picked suggestion, a CSV
+    column) is kept only where none is known yet: a provider's quote names it more reliably."""
     inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    if inst is not None and currency and inst.currency is None:
+        inst.currency = currency
     if inst is None:
-        inst = Instrument(symbol=symbol, asset_type=asset_type, provider_symbols={})
+        inst = Instrument(symbol=symbol, asset_type=asset_type, currency=currency, provider_symbols={})
         db.session.add(inst)
         try:
             db.session.flush()
@@ -82,10 +86,10 @@ def instrument_for(symbol: str, asset_type: str) -> Instrument:
 
 
 def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decimal, *, merge: bool = False,
-                cost: Decimal | None = None) -> Holding:
+                cost: Decimal | None = None, currency: str | None = None) -> Holding:
     """Add a holding; with `merge`, add the quantity to an existing holding of the symbol (and the
     cost to its cost, when both are known: otherwise the merged cost is unknown)."""
-    inst = instrument_for(symbol, asset_type)
+    inst = instrument_for(symbol, asset_type, currency)
     existing = db.session.scalar(
         sa.select(Holding).where(Holding.account_id == account.id, Holding.instrument_id == inst.id)
     )

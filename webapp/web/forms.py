@@ -127,12 +127,20 @@ def check_symbol(form, field):
         raise ValidationError("A symbol is 1–20 letters, digits or . - ^ = (e.g. BRK-B, VOD.L, ^GSPC).")
 
 
+def check_currency_code(form, field):
+    if field.data and not (len(field.data) == 3 and field.data.isascii() and field.data.isalpha()):
+        raise ValidationError("Enter a three-letter currency code like USD, or leave it empty.")
+
+
 class HoldingForm(FlaskForm):
     symbol = StringField("Symbol", validators=[check_symbol], filters=[normalise_symbol])
     asset_type = SelectField("Type", choices=list(ASSET_TYPES.items()), default="stock", validate_choice=True)
     quantity = QuantityField("Quantity")
     cost = CostField("Cost (optional, in the price's currency)")
     cost_kind = SelectField("Cost is", choices=list(COST_KINDS.items()), default="total", validate_choice=True)
+    # filled by a picked suggestion; a provider's own currency still wins when it names one
+    currency = StringField("Currency (optional)", validators=[Optional(), check_currency_code],
+                           filters=[lambda v: (v or "").strip().upper() or None])
     merge = HiddenField(default="")
 
     def total_cost(self) -> Decimal | None:

@@ -25,6 +25,7 @@ Keys (under the configurable prefix):
   instant:seen:{instrument_id}  text  asked for or fetched within INSTANT_REFRESH_DEDUPE_SECONDS
   instant:job:{window}          text  the job of that window is enqueued (RQ does not dedupe job ids)
   fx:EUR                        hash  latest rates per 1 EUR, _as_of, _source
+  unknown-symbols               hash  symbol -> when every provider answered "unknown" (cleared by a quote)
   fx:requested                  text  an on-demand FX fetch was enqueued (FX_ON_DEMAND_DEDUPE_SECONDS)
   search:{currency}:{query}     JSON  symbol-search suggestions and note for a normalized query
                                       (SYMBOL_SEARCH_CACHE_SECONDS; a minute when a source failed)
@@ -72,6 +73,7 @@ from webapp.services.cache.core import (  # noqa: F401
     remember_session,
     set_session_tokens,
     store_fragment,
+    touch_portfolios,
     write_portfolios,
     write_quotes,
 )
@@ -84,6 +86,7 @@ from webapp.services.cache.ops import (  # noqa: F401
     active_alerts,
     claim_fx_request,
     clear_alert,
+    clear_unknown,
     coverage_history,
     finish_cycle,
     instant_add,
@@ -93,12 +96,14 @@ from webapp.services.cache.ops import (  # noqa: F401
     instant_pending,
     job_stats,
     last_cycle,
+    mark_unknown,
     provider_health,
     read_fx,
     record_coverage,
     record_job,
     release_lock,
     set_alert,
+    unknown_among,
     write_fx,
 )
 from webapp.services.cache.suggestions import (  # noqa: F401

@@ -257,6 +257,16 @@ def forget_portfolio(user_id: int) -> None:
                        key("portfolio", user_id, "html"))
 
 
+def touch_portfolios(user_ids: Iterable[int]) -> None:
+    """A new version for these users although their values did not move (something else on the
+    summary did): their next poll renders it."""
+    pipe = get_redis().pipeline(transaction=False)
+    for uid in user_ids:
+        pipe.set(key("portfolio", uid, "v"), new_version())
+        pipe.delete(key("portfolio", uid, "html"))
+    pipe.execute()
+
+
 # ---- the summary fragment and the poll -------------------------------------------------
 def read_fragment(user_id: int, session_token: str | None = None) -> tuple[str, str | None]:
     """The current token, and the fragment rendered for exactly that token if cached.

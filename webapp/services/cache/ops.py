@@ -229,3 +229,28 @@ def read_fx() -> tuple[dict[str, Decimal], datetime | None, str | None]:
     as_of = datetime.fromisoformat(raw.pop("_as_of")) if "_as_of" in raw else None
     source = raw.pop("_source", None)
     return {k: Decimal(v) for k, v in raw.items()}, as_of, source
+
+
+# ---- symbols no provider knows -----------------------------------------------------------
+def mark_unknown(symbols: Iterable[str], at: float | None = None) -> list[str]:
+    """Remember symbols every provider called unknown; returns those that were not known so."""
+    symbols = sorted(set(symbols))
+    if not symbols:
+        return []
+    pipe = get_redis().pipeline()
+    for s in symbols:
+        pipe.hsetnx(key("unknown-symbols"), s, str(at if at is not None else time.time()))
+    return [s for s, new in zip(symbols, pipe.execute()) if new]
+
+
+def clear_unknown(symbols: Iterable[str]) -> None:
+    symbols = list(symbols)
+    if symbols:
+        get_redis().hdel(key("unknown-symbols"), *symbols)
+
+
+def unknown_among(symbols: Iterable[str]) -> set[str]:
+    symbols = list(symbols)
+    if not symbols:
+        return set()
+    return {s for s, v in zip(symbols, get_redis().hmget(key("unknown-symbols"), symbols)) if v is not None}

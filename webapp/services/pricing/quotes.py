@@ -75,3 +75,11 @@ def rates_if_needed(base_currencies: Iterable[str], quotes: Iterable[PriceInfo])
     from webapp.services.pricing.fx import current_rates
 
     return current_rates()
+
+
+def unknown_symbols(symbols: Iterable[str]) -> set[str]:
+    """Of these symbols, those no provider knows (as of their last fetch); empty when Redis is down."""
+    try:
+        return cache.unknown_among(symbols)
+    except cache.RedisError:
+        return set()

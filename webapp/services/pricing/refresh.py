@@ -244,6 +244,7 @@ def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = Non
     for sym in result.failed_symbols:
         tried = "; ".join(f"{p}: {e.kind} ({e})" for p, e in result.failures[sym])
         log.warning("no quote for %s: %s", sym, tried)
+    note_unknown(instruments, result)
     return {
         "symbols": len(instruments),
         "fetched": len(result.quotes),
@@ -254,6 +255,26 @@ def fetch_and_store(instruments: Sequence[Instrument], chain: Chain | None = Non
         "calls": dict(result.calls),
         "requests": dict(result.requests),
     }
+
+
+def note_unknown(instruments: Sequence[Instrument | HeldInstrument], result) -> None:
+    """Symbols every provider asked called unknown are remembered (a quote clears them); the holders
+    of a newly unknown one get a fresh summary, so the page says so instead of "fetching price…"."""
+    unknown = [s for s in result.failed_symbols
+               if result.failures[s] and all(e.kind == "unknown_symbol" for _, e in result.failures[s])]
+    try:
+        cache.clear_unknown(result.quotes)
+        new = set(cache.mark_unknown(unknown))
+    except cache.RedisError:
+        return
+    ids = [i.id for i in instruments if i.symbol in new]
+    if ids:
+        from webapp.services.portfolio.read_model import holders_of
+
+        try:
+            cache.touch_portfolios(holders_of(ids))
+        except cache.RedisError:
+            pass
 
 
 def plan_cycle(chain: Chain, due: Sequence[HeldInstrument], last: dict[str, PriceInfo]) -> budget.Plan:
