@@ -79,9 +79,17 @@ class Oversold(LedgerError):
 # ---- checks -----------------------------------------------------------------------------------
 
 
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    """A sum in EXACT: plain `+` would round to the thread's context (28 digits by default)."""
+    total = ZERO
+    for v in values:
+        total = EXACT.add(total, v)
+    return total
+
+
 def _number_problem(name: str, value, *, required: bool, positive: bool = False, non_negative: bool = False):
     if value is None:
-        return f"Enter a {name}." if required else None
+        return f"Enter {'an' if name[0] in 'aeiou' else 'a'} {name}." if required else None
     if not isinstance(value, Decimal) or not value.is_finite():
         return f"The {name} is not a number."
     if positive and value <= 0:
@@ -169,7 +177,7 @@ class _State:
     sales: list[Sale] = field(default_factory=list)
 
     def held(self, key) -> Decimal:
-        return sum((lot.quantity for lot in self.lots.get(key, ())), ZERO)
+        return _sum(lot.quantity for lot in self.lots.get(key, ()))
 
 
 def _ordered(activities: Iterable[Activity]) -> list[Activity]:
@@ -216,8 +224,8 @@ def _take(lots: list[Lot], quantity: Decimal, method: str) -> list[Lot]:
 def _pool(lots: list[Lot]) -> None:
     """Average cost keeps one lot per holding: all shares, all cost, the first acquisition date."""
     if len(lots) > 1:
-        merged = Lot(min(lot.acquired for lot in lots), sum((lot.quantity for lot in lots), ZERO),
-                     sum((lot.cost for lot in lots), ZERO), lots[0].currency)
+        merged = Lot(min(lot.acquired for lot in lots), _sum(lot.quantity for lot in lots),
+                     _sum(lot.cost for lot in lots), lots[0].currency)
         lots[:] = [merged]
 
 
@@ -243,14 +251,14 @@ def _replay(activities: Iterable[Activity], method: str, on: date | None = None)
                 state.in_transit[a.symbol].extend(taken)
             else:
                 proceeds = EXACT.subtract(EXACT.multiply(a.quantity, a.price), a.fee or ZERO)
-                cost = sum((lot.cost for lot in taken), ZERO)
+                cost = _sum(lot.cost for lot in taken)
                 state.sales.append(Sale(a.date, a.account, a.symbol, a.currency, a.quantity, proceeds, cost,
                                         a.fee or ZERO))
         elif a.type == "transfer_in":
             # shares sent from another of the user's accounts keep their dates and cost; any
             # more than was sent come from outside, at the activity's own cost basis
             transit = state.in_transit[a.symbol]
-            sent = min(a.quantity, sum((lot.quantity for lot in transit), ZERO))
+            sent = min(a.quantity, _sum(lot.quantity for lot in transit))
             moved = _take(transit, sent, "fifo") if sent > 0 else []
             state.lots[key].extend(moved)
             state.lots[key].sort(key=lambda lot: lot.acquired)
@@ -284,10 +292,16 @@ def positions(activities: Iterable[Activity], on: date | None = None) -> dict[tu
     state = _replay(activities, "fifo", on)
     out = {}
     for key, lots in state.lots.items():
-        q = sum((lot.quantity for lot in lots), ZERO)
+        q = _sum(lot.quantity for lot in lots)
         if q != 0:
             out[key] = q
     return out
+
+
+def lots(activities: Iterable[Activity], method: str = "fifo", on: date | None = None) -> dict[tuple[int, str], list[Lot]]:
+    """The open lots per (account, symbol) at the close of `on`: acquisition date, quantity,
+    cost basis (FIFO: one per purchase, oldest first; average cost: one pooled lot)."""
+    return {k: v for k, v in _replay(activities, method, on).lots.items() if v}
 
 
 def realized_gains(activities: Iterable[Activity], method: str = "average") -> list[Sale]:
@@ -336,10 +350,10 @@ def unrealized(activities: Iterable[Activity], prices: Mapping[str, Decimal], me
     `prices[symbol]` (in the lots' currency) and the gain; value and gain None without a price."""
     out = []
     for (account, symbol), lots in sorted(_replay(activities, method, on).lots.items()):
-        q = sum((lot.quantity for lot in lots), ZERO)
+        q = _sum(lot.quantity for lot in lots)
         if q == 0:
             continue
-        cost = sum((lot.cost for lot in lots), ZERO)
+        cost = _sum(lot.cost for lot in lots)
         price = prices.get(symbol)
         value = EXACT.multiply(q, price) if price is not None else None
         out.append(Unrealized(account, symbol, lots[0].currency, q, cost, value,
@@ -393,5 +407,5 @@ def yield_on_cost(income_amount: Decimal, cost_basis: Decimal) -> Decimal | None
 
 
 __all__ = ["Activity", "TYPES", "ISO_4217", "LedgerError", "Oversold", "Lot", "Sale", "GainTotal", "Unrealized",
-           "Income", "validate", "check", "positions", "realized_gains", "total_gains", "unrealized", "income",
+           "Income", "validate", "check", "positions", "lots", "realized_gains", "total_gains", "unrealized", "income",
            "yield_on_cost"]

@@ -135,15 +135,15 @@ def external_flows(activities: Iterable[Activity], closes_by_day: Mapping[date, 
         if a.type in ("transfer_in", "opening"):
             flow = at_close(a)
         elif a.type == "transfer_out":
-            flow = -at_close(a)
+            flow = EXACT.minus(at_close(a))
         elif a.account in records_cash:
-            flow = {"deposit": a.amount, "withdrawal": -a.amount if a.amount is not None else None}.get(a.type)
+            flow = {"deposit": a.amount, "withdrawal": EXACT.minus(a.amount) if a.amount is not None else None}.get(a.type)
         elif a.type == "buy":
             flow = EXACT.add(EXACT.multiply(a.quantity, a.price), fee)
         elif a.type == "sell":
-            flow = -EXACT.subtract(EXACT.multiply(a.quantity, a.price), fee)
+            flow = EXACT.subtract(fee, EXACT.multiply(a.quantity, a.price))
         elif a.type in ("dividend", "interest"):
-            flow = -EXACT.subtract(a.amount, fee)
+            flow = EXACT.subtract(fee, a.amount)
         elif a.type in ("fee", "tax"):
             flow = a.amount
         else:
@@ -185,7 +185,7 @@ def mwr(start: date, value_start: Decimal, flows: Mapping[date, Decimal], end: d
     """Money-weighted return over [start, end]: the start value as the first inflow, the
     external flows (+ in, − out, as `external_flows` gives them), the end value as the last
     outflow; XIRR of those from the investor's side. None where not defined."""
-    cash = [(start, -value_start)] if value_start else []
-    cash += [(d, -f) for d, f in sorted(flows.items()) if start < d <= end and f]
+    cash = [(start, EXACT.minus(value_start))] if value_start else []
+    cash += [(d, EXACT.minus(f)) for d, f in sorted(flows.items()) if start < d <= end and f]
     cash.append((end, value_end))
     return xirr(cash)
