@@ -101,7 +101,10 @@ def import_closes(closes: list, create: bool = False) -> dict:
     newest = latest_quotes_from_db(ids.values())
     newer = {s: q for s, q in newest.items() if s not in last or q.as_of > last[s].as_of}
     if newer:  # an import may bring the newest price; an older close never replaces it
-        cache.write_quotes(newer, datetime.now(timezone.utc))
+        try:
+            cache.write_quotes(newer, datetime.now(timezone.utc))
+        except cache.RedisError:  # the database holds them; Redis heals from it when read
+            log.warning("Redis unavailable; imported prices not cached")
         recompute_portfolios(instrument_ids=sorted(ids[s] for s in newer))
     days = (datetime.now(timezone.utc).date() - min(c.day for c in closes)).days + 1 if closes else 0
     rebuilt = reconstruct_history(instrument_ids=sorted(ids.values()), days=max(days, 1)) if stored else {"snapshots": 0}
