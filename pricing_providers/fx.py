@@ -1,4 +1,4 @@
-"""Exchange-rate providers: ECB daily reference rates and Frankfurter.
+"""Exchange-rate providers: ECB reference rates and Frankfurter, the latest day and the history.
 
 Both publish rates per 1 EUR; every other pair is a cross rate through EUR, which
 `cross_rates` derives exactly (Decimal). Like the price providers they know nothing
@@ -36,8 +36,12 @@ class FxProvider(Provider):
     def fetch_rates(self) -> list[FxRate]:
         raise NotImplementedError
 
+    def fetch_history(self, since: date | None = None) -> list[FxRate]:
+        """Daily rates from `since` (inclusive; all published when None)."""
+        raise NotImplementedError
 
-def _published(day: date) -> datetime:
+
+def published(day: date) -> datetime:
     # the ECB publishes around 16:00 CET on each TARGET business day
     return datetime.combine(day, time(16, 0), CET).astimezone(timezone.utc)
 
@@ -49,14 +53,34 @@ class EcbProvider(FxProvider):
     rate_limit = RateLimit(60, 3600)
     path = "/stats/eurofxref/eurofxref-daily.xml"
 
+    history_path = "/stats/eurofxref/eurofxref-hist.xml"
+
     def fetch_rates(self) -> list[FxRate]:
-        resp = self.http_get(self.path)
+        # the daily file has one day; take only the first (newest) should it hold more
+        rates = self._parse(self._get_xml(self.path), newest_only=True)
+        if not rates:
+            raise MalformedAnswer("no rates in the answer", provider=self.name)
+        return rates
+
+    def fetch_history(self, since: date | None = None) -> list[FxRate]:
+        """Every published day since `since` (all when None) from eurofxref-hist.xml, newest
+        first; a currency without a rate that day ('N/A', empty) is skipped, the day kept."""
+        root = self._get_xml(self.history_path)
+        rates = self._parse(root, since=since)
+        if not rates and not any(c.attrib.get("time") for c in root.iter() if c.tag.endswith("Cube")):
+            raise MalformedAnswer("no rates in the answer", provider=self.name)
+        return rates
+
+    def _get_xml(self, path: str) -> ET.Element:
+        resp = self.http_get(path)
         if resp.status_code != 200:
             raise ProviderDown(f"HTTP {resp.status_code}", provider=self.name)
         try:
-            root = ET.fromstring(resp.content)
+            return ET.fromstring(resp.content)
         except ET.ParseError as exc:
             raise MalformedAnswer(f"not XML: {exc}", provider=self.name) from None
+
+    def _parse(self, root: ET.Element, since: date | None = None, newest_only: bool = False) -> list[FxRate]:
         rates: list[FxRate] = []
         for cube in root.iter():
             if not cube.tag.endswith("Cube") or "time" not in cube.attrib:
@@ -65,13 +89,13 @@ class EcbProvider(FxProvider):
                 day = date.fromisoformat(cube.attrib["time"])
             except ValueError:
                 raise MalformedAnswer(f"bad date {cube.attrib['time']!r}", provider=self.name) from None
-            for child in cube:
-                ccy, rate = child.attrib.get("currency", ""), to_decimal(child.attrib.get("rate"))
-                if len(ccy) == 3 and ccy.isalpha() and rate is not None and rate > 0:
-                    rates.append(FxRate("EUR", ccy.upper(), rate, _published(day), self.name))
-            break  # the daily file has one day; the history file starts with the newest
-        if not rates:
-            raise MalformedAnswer("no rates in the answer", provider=self.name)
+            if since is None or day >= since:
+                for child in cube:
+                    ccy, rate = child.attrib.get("currency", ""), to_decimal(child.attrib.get("rate"))
+                    if len(ccy) == 3 and ccy.isalpha() and rate is not None and rate > 0:
+                        rates.append(FxRate("EUR", ccy.upper(), rate, published(day), self.name))
+            if newest_only:
+                break
         return rates
 
 
@@ -80,6 +104,36 @@ class FrankfurterProvider(FxProvider):
     label = "Frankfurter (ECB data)"
     default_url = "https://api.frankfurter.dev"
     rate_limit = RateLimit(60, 3600)
+
+    first_day = date(1999, 1, 4)  # the first ECB reference rates
+
+    def fetch_history(self, since: date | None = None) -> list[FxRate]:
+        """The time series `/v1/{since}..` (open-ended: up to the latest day) per 1 EUR."""
+        resp = self.http_get(f"/v1/{(since or self.first_day).isoformat()}..", params={"base": "EUR"})
+        if resp.status_code != 200:
+            raise ProviderDown(f"HTTP {resp.status_code}", provider=self.name)
+        body = self.decode_json(resp)
+        if not isinstance(body, dict) or not isinstance(body.get("rates"), dict):
+            raise MalformedAnswer("no rates object", provider=self.name)
+        base = str(body.get("base", "EUR")).upper()
+        rates = []
+        for text, per_day in body["rates"].items():
+            try:
+                day = date.fromisoformat(str(text))
+            except ValueError:
+                raise MalformedAnswer(f"bad date {text!r}", provider=self.name) from None
+            if not isinstance(per_day, dict) or (since is not None and day < since):
+                continue
+            rates += self._rates(base, per_day, day)
+        return rates
+
+    def _rates(self, base: str, per_ccy: dict, day: date) -> list[FxRate]:
+        rates = []
+        for ccy, value in per_ccy.items():
+            rate = to_decimal(value)
+            if isinstance(ccy, str) and len(ccy) == 3 and rate is not None and rate > 0:
+                rates.append(FxRate(base, ccy.upper(), rate, published(day), self.name))
+        return rates
 
     def fetch_rates(self) -> list[FxRate]:
         resp = self.http_get("/v1/latest", params={"base": "EUR"})
@@ -92,12 +146,7 @@ class FrankfurterProvider(FxProvider):
             day = date.fromisoformat(str(body.get("date")))
         except ValueError:
             raise MalformedAnswer(f"bad date {body.get('date')!r}", provider=self.name) from None
-        base = str(body.get("base", "EUR")).upper()
-        rates = []
-        for ccy, value in body["rates"].items():
-            rate = to_decimal(value)
-            if isinstance(ccy, str) and len(ccy) == 3 and rate is not None and rate > 0:
-                rates.append(FxRate(base, ccy.upper(), rate, _published(day), self.name))
+        rates = self._rates(str(body.get("base", "EUR")).upper(), body["rates"], day)
         if not rates:
             raise MalformedAnswer("no rates in the answer", provider=self.name)
         return rates

@@ -638,3 +638,38 @@ def ecb_daily(day: str, rates: dict[str, str], quote: str = "'") -> str:
 def frankfurter_latest(day: str, rates: dict[str, str], base: str = "EUR") -> str:
     return to_json({"amount": Decimal("1.0"), "base": base, "date": day,
                     "rates": {c: Decimal(r) for c, r in rates.items()}})
+
+
+ECB_HIST = "/stats/eurofxref/eurofxref-hist.xml"
+
+
+def ecb_hist(days: dict[str, dict[str, str]], quote: str = "'") -> str:
+    """The gesmes XML of eurofxref-hist.xml: one <Cube time> per day in the order given (the
+    ECB's is newest first); a rate "N/A" is written as the ECB writes a missing value."""
+    q = quote
+    cubes = "".join(
+        f"<Cube time={q}{day}{q}>"
+        + "".join(f"<Cube currency={q}{c}{q} rate={q}{r}{q}/>" for c, r in rates.items())
+        + "</Cube>"
+        for day, rates in days.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" '
+        'xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">'
+        "<gesmes:subject>Reference rates</gesmes:subject>"
+        "<gesmes:Sender><gesmes:name>European Central Bank</gesmes:name></gesmes:Sender>"
+        f"<Cube>{cubes}</Cube></gesmes:Envelope>"
+    )
+
+
+def frankfurter_series_path(start: str, end: str = "") -> str:
+    """``/v1/2026-01-02..2026-01-09``, or open-ended ``/v1/2026-01-02..``."""
+    return f"/v1/{start}..{end}"
+
+
+def frankfurter_series(days: dict[str, dict[str, str]], base: str = "EUR") -> str:
+    """HTTP 200 body of a Frankfurter time series: rates per day, oldest first."""
+    ordered = sorted(days)
+    return to_json({"amount": Decimal("1.0"), "base": base, "start_date": ordered[0], "end_date": ordered[-1],
+                    "rates": {d: {c: Decimal(r) for c, r in days[d].items()} for d in ordered}})

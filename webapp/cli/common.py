@@ -21,6 +21,23 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def read_text(path: str) -> str:
+    """A UTF-8 file (a byte-order mark dropped), or exit 2 saying why not."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}")
+
+
+def fail_lines(errors: list[str]) -> None:
+    """Every error of a file, one a line, then exit 2: nothing was imported."""
+    for e in errors:
+        click.echo(f"Error: {e}", err=True)
+    click.echo(f"{len(errors)} error(s); nothing imported.", err=True)
+    sys.exit(2)
+
+
 def find_instrument(symbol: str) -> Instrument:
     symbol = normalise_symbol(symbol)
     if not SYMBOL_RE.match(symbol):

@@ -1,4 +1,4 @@
-"""`flask prices` (refresh, coverage, show, set, backfill) and `flask providers` (list, check)."""
+"""`flask prices` (refresh, coverage, show, set, backfill, import) and `flask providers` (list, check)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.cli.common import fail, find_instrument
+from webapp.cli.common import fail, fail_lines, find_instrument, read_text
 from webapp.domain.inputs import (
     normalise_symbol,
     parse_decimal,
@@ -162,6 +162,26 @@ def prices_backfill(symbol: str, days: int, sync: bool) -> None:
         fail(f"no history for {inst.symbol}: {stats['error']}")
     click.echo(f"{inst.symbol}: {stats['received']} daily prices from {stats['source']}, {stats['stored']} new; "
                f"{stats['reconstructed']} daily values of its holders' portfolios reconstructed")
+
+
+@prices_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--create", is_flag=True, help="Add instruments the file names that are not known yet.")
+def prices_import(file: str, create: bool) -> None:
+    """Import daily closes from a CSV `date,symbol,close,currency`; all lines or none."""
+    from webapp.domain.daily_csv import parse_closes
+    from webapp.services.pricing.backfill import import_closes
+
+    closes, errors = parse_closes(read_text(file), datetime.now(timezone.utc).date())
+    if errors:
+        fail_lines(errors)
+    stats = import_closes(closes, create=create)
+    if "errors" in stats:
+        fail_lines(stats["errors"])
+    created = f", {len(stats['created'])} instruments added ({', '.join(stats['created'])})" if stats["created"] else ""
+    newest = f"; newest price now from the file: {', '.join(stats['newest_price'])}" if stats["newest_price"] else ""
+    click.echo(f"{stats['received']} closes read, {stats['stored']} new, {stats['received'] - stats['stored']} "
+               f"already known{created}{newest}; {stats['reconstructed']} daily portfolio values reconstructed")
 
 
 @providers_cli.command("list")

@@ -33,6 +33,8 @@ def reconstruct_history(user_ids: list[int] | None = None, instrument_ids: list[
     if user_ids is None:
         user_ids = holders_of(instrument_ids) if instrument_ids else all_owners()
     loaded = load_holdings(sorted(set(user_ids)))
+    if not loaded:  # nobody holds them (an instrument added by an import)
+        return {"users": 0, "snapshots": 0}
     today = datetime.now(timezone.utc).date()
     start = today - timedelta(days=days)
     fx = current_rates()
