@@ -144,7 +144,7 @@ def _run(args, configured, kind, out_dir: Path, report: Report, stack: Stack, st
         jobs_before = cache.job_stats()
         with MemorySampler(worker.pid) as mem:
             cycle = _cycle(stack)
-        jobs_after = cache.job_stats()
+        jobs_after = _jobs_recorded(jobs_before, (cycle["refresh"].job.func_name, cycle["recompute"].job.func_name))
         full, refresh = cycle["recompute"], cycle["refresh"]
         baseline = _raw_sql_aggregate(db.engine)
         full_s = full.seconds
@@ -248,6 +248,19 @@ def _cycle(stack: Stack) -> dict:
     recompute = _run_job(Job.fetch(job_id, connection=cache.get_redis()), stack)
     wall = (recompute.job.ended_at - refresh.job.enqueued_at).total_seconds()
     return {"refresh": refresh, "recompute": recompute, "wall": wall}
+
+
+def _jobs_recorded(before: dict, ran: tuple[str, ...], timeout: float = 10.0) -> dict:
+    """The job figures once the jobs known to have run are in them: the worker records a job
+    after RQ marks it finished, so a read right after the cycle may come a moment too early."""
+    from webapp.services import cache
+
+    deadline = time.monotonic() + timeout
+    while True:
+        after = cache.job_stats()
+        if all(after.get(name, (0,))[0] > before.get(name, (0,))[0] for name in ran) or time.monotonic() > deadline:
+            return after
+        time.sleep(0.05)
 
 
 def _move(replay_url: str, fraction: float, seed: int) -> int:
