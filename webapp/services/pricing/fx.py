@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 from typing import Iterable
 
@@ -17,17 +18,13 @@ from webapp.domain.fx_history import FxHistory
 from webapp.extensions import db
 from webapp.models import FxRate
 from webapp.services import cache
+from webapp.services.bulk import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
 
 
 def _insert_ignoring_duplicates(rows: list[dict]) -> None:
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(FxRate).on_conflict_do_nothing(index_elements=["base", "quote", "as_of"]), rows)
+    insert_ignoring_duplicates(FxRate, rows, ("base", "quote", "as_of"))
 
 
 def rates_per_eur_from_db() -> tuple[dict[str, Decimal], datetime | None, str | None]:

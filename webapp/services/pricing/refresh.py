@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from pricing_providers import Chain, InstrumentRef, build_chain
-from pricing_providers.chain import ChainResult
 from pricing_providers import Quote as ProviderQuote
+from pricing_providers.chain import ChainResult
 from pricing_providers.manual import ManualProvider
 from pricing_providers.simulated import SimulatedProvider
 from webapp.domain import markets
@@ -20,6 +20,7 @@ from webapp.domain.valuation import PriceInfo
 from webapp.extensions import db
 from webapp.models import Holding, Instrument, Quote
 from webapp.services import cache, jobs
+from webapp.services.bulk import insert_ignoring_duplicates
 from webapp.services.portfolio.recompute import recompute_portfolios
 from webapp.services.pricing import budget
 from webapp.services.pricing.quotes import current_quotes
@@ -98,14 +99,7 @@ def held_instruments_by_id(ids: Iterable[int]) -> list[HeldInstrument]:
 
 
 def _insert_ignoring_duplicates(rows: list[dict]) -> None:
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only the two supported databases
-        raise RuntimeError(f"unsupported database {dialect}")
-    db.session.execute(insert(Quote).on_conflict_do_nothing(index_elements=["instrument_id", "as_of"]), rows)
+    insert_ignoring_duplicates(Quote, rows, ("instrument_id", "as_of"))
 
 
 def sanity_validator(last: dict[str, PriceInfo], band: Decimal):
