@@ -23,26 +23,24 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {value!r}") from None
 
 
-def _float(name: str, default: float) -> float:
+def _number(name: str, default: float, in_range, expected: str) -> float:
+    """A number setting; anything unreadable or out of range stops the start with `expected`."""
     value = os.environ.get(name)
     try:
         number = float(value) if value else default
     except ValueError:
-        number = -1.0
-    if not 0 <= number < 3600:
-        raise RuntimeError(f"{name} must be a number of seconds (0 or more), got {value!r}")
+        number = None
+    if number is None or not in_range(number):
+        raise RuntimeError(f"{name} must be {expected}, got {value!r}")
     return number
+
+
+def _float(name: str, default: float) -> float:
+    return _number(name, default, lambda n: 0 <= n < 3600, "a number of seconds (0 or more)")
 
 
 def _fraction(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    try:
-        number = float(value) if value else default
-    except ValueError:
-        number = -1.0
-    if not 0 <= number <= 1:
-        raise RuntimeError(f"{name} must be a number from 0 to 1, got {value!r}")
-    return number
+    return _number(name, default, lambda n: 0 <= n <= 1, "a number from 0 to 1")
 
 
 def load_dotenv(path: Path | None = None) -> None:
