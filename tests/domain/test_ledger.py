@@ -231,3 +231,24 @@ def test_average_cost_and_fifo_agree_once_everything_is_sold(draws):
         proceeds = sum((a.quantity * a.price - a.fee for a in ledger if a.type == "sell"), D(0))
     assert abs(avg - fifo) <= D("1e-60")
     assert abs(avg - (proceeds - buys)) <= D("1e-60")
+
+
+def test_an_opening_position_without_a_cost_has_an_unknown_cost_and_gain():
+    # a holding entered by hand without a cost: its quantity counts, its cost is not guessed
+    ledger = [Activity(date(2025, 1, 2), 1, "opening", "AAPL", D(10)),
+              Activity(date(2025, 2, 3), 1, "buy", "AAPL", D(10), D(100)),
+              Activity(date(2025, 3, 4), 1, "sell", "AAPL", D(5), D(120))]
+    assert validate(ledger[0]) == []
+    assert positions(ledger) == {(1, "AAPL"): D(15)}
+    (avg,) = realized_gains(ledger)
+    assert (avg.proceeds, avg.cost, avg.gain) == (D(600), None, None)
+    (fifo,) = realized_gains(ledger, "fifo")  # the oldest shares, whose cost is unknown
+    assert (fifo.cost, fifo.gain) == (None, None)
+    (year,) = total_gains(realized_gains(ledger))
+    assert (year.proceeds, year.cost, year.gain) == (D(600), None, None)
+    (left,) = unrealized(ledger, {"AAPL": D(130)}, "fifo")
+    assert (left.quantity, left.cost_basis, left.value, left.gain) == (D(15), None, D(1950), None)
+    # once the unknown lot is gone (FIFO), what is left has a cost again
+    more = ledger + [Activity(date(2025, 4, 1), 1, "sell", "AAPL", D(5), D(120))]
+    (left,) = unrealized(more, {"AAPL": D(130)}, "fifo")
+    assert (left.quantity, left.cost_basis, left.gain) == (D(10), D(1000), D(300))

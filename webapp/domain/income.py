@@ -46,8 +46,8 @@ def income(activities: Iterable[Activity], by: str = "month") -> list[Income]:
             sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "", kv[0][3]))]
 
 
-def yield_on_cost(income_amount: Decimal, cost_basis: Decimal) -> Decimal | None:
+def yield_on_cost(income_amount: Decimal, cost_basis: Decimal | None) -> Decimal | None:
     """Income over the cost basis it was earned on (0.04 is 4 %); None with no cost basis."""
-    if cost_basis <= 0:
+    if cost_basis is None or cost_basis <= 0:
         return None
     return EXACT.divide(income_amount, cost_basis)

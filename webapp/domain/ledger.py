@@ -49,7 +49,8 @@ class Activity:
 
     buy/sell/opening/transfer_in/transfer_out: `quantity` at `price`, `fee` on top (a buy's
     fee is part of its cost, a sell's comes off its proceeds). An opening position's or an
-    outside transfer-in's cost basis is `amount` when given, else quantity × price (+ fee).
+    outside transfer-in's cost basis is `amount` when given, else quantity × price (+ fee);
+    an opening position with neither has an unknown cost (a holding entered without one).
     dividend/interest/fee/tax/deposit/withdrawal: `amount` (a dividend's gross amount).
     """
     date: date
@@ -88,6 +89,21 @@ def _sum(values: Iterable[Decimal]) -> Decimal:
     return total
 
 
+def _cost_sum(costs: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of costs, None (unknown) when any of them is."""
+    costs = list(costs)
+    return None if any(c is None for c in costs) else _sum(costs)
+
+
+def _share(cost: Decimal | None, part: Decimal, whole: Decimal) -> Decimal | None:
+    """`part` of `whole` shares' cost (None stays unknown)."""
+    return None if cost is None else EXACT.divide(EXACT.multiply(cost, part), whole)
+
+
+def _less(cost: Decimal | None, taken: Decimal | None) -> Decimal | None:
+    return None if cost is None or taken is None else EXACT.subtract(cost, taken)
+
+
 def _number_problem(name: str, value, *, required: bool, positive: bool = False, non_negative: bool = False):
     if value is None:
         return f"Enter {'an' if name[0] in 'aeiou' else 'a'} {name}." if required else None
@@ -116,7 +132,7 @@ def validate(activity: Activity, today: date | None = None) -> list[str]:
         problems.append("Enter a symbol.")
     if a.type in QUANTITY_TYPES:
         problems.append(_number_problem("quantity", a.quantity, required=True, positive=True))
-        price_needed = a.type in ("buy", "sell") or (a.type == "opening" and a.amount is None)
+        price_needed = a.type in ("buy", "sell")
         problems.append(_number_problem("price", a.price, required=price_needed, positive=a.type in ("buy", "sell"),
                                         non_negative=True))
         if a.type in ("opening", "transfer_in"):
@@ -151,7 +167,7 @@ def check(activities: Iterable[Activity], today: date | None = None) -> list[str
 class Lot:
     acquired: date
     quantity: Decimal
-    cost: Decimal  # the whole lot's cost basis, fees included
+    cost: Decimal | None  # the whole lot's cost basis, fees included; None: not known
     currency: str
 
 
@@ -163,12 +179,12 @@ class Sale:
     currency: str
     quantity: Decimal
     proceeds: Decimal  # quantity × price − the sale's fee
-    cost: Decimal
+    cost: Decimal | None  # None: some of the shares sold had no known cost
     fees: Decimal  # the sale's own fee (the buys' fees are in `cost`)
 
     @property
-    def gain(self) -> Decimal:
-        return EXACT.subtract(self.proceeds, self.cost)
+    def gain(self) -> Decimal | None:
+        return None if self.cost is None else EXACT.subtract(self.proceeds, self.cost)
 
 
 @dataclass
@@ -185,10 +201,12 @@ def _ordered(activities: Iterable[Activity]) -> list[Activity]:
     return sorted(activities, key=lambda a: (a.date, _DAY_ORDER.get(a.type, 99)))
 
 
-def _cost_of(a: Activity) -> Decimal:
+def _cost_of(a: Activity) -> Decimal | None:
     if a.amount is not None:
         return a.amount
-    return EXACT.add(EXACT.multiply(a.quantity, a.price or ZERO), a.fee or ZERO)
+    if a.price is None:
+        return None  # an opening position entered without a cost
+    return EXACT.add(EXACT.multiply(a.quantity, a.price), a.fee or ZERO)
 
 
 def _take(lots: list[Lot], quantity: Decimal, method: str) -> list[Lot]:
@@ -206,10 +224,10 @@ def _take(lots: list[Lot], quantity: Decimal, method: str) -> list[Lot]:
                 taken.append(lots.pop(0))
                 remaining = EXACT.subtract(remaining, lot.quantity)
             else:
-                cost = EXACT.divide(EXACT.multiply(lot.cost, remaining), lot.quantity)
+                cost = _share(lot.cost, remaining, lot.quantity)
                 taken.append(Lot(lot.acquired, remaining, cost, lot.currency))
                 lot.quantity = EXACT.subtract(lot.quantity, remaining)
-                lot.cost = EXACT.subtract(lot.cost, cost)
+                lot.cost = _less(lot.cost, cost)
                 remaining = ZERO
         return taken
     # average cost: one pooled lot (see _pool), so quantities stay exact sums
@@ -217,8 +235,8 @@ def _take(lots: list[Lot], quantity: Decimal, method: str) -> list[Lot]:
     if quantity == lot.quantity:
         lots.clear()
         return [lot]
-    cost = EXACT.divide(EXACT.multiply(lot.cost, quantity), lot.quantity)
-    lot.quantity, lot.cost = EXACT.subtract(lot.quantity, quantity), EXACT.subtract(lot.cost, cost)
+    cost = _share(lot.cost, quantity, lot.quantity)
+    lot.quantity, lot.cost = EXACT.subtract(lot.quantity, quantity), _less(lot.cost, cost)
     return [Lot(lot.acquired, quantity, cost, lot.currency)]
 
 
@@ -226,7 +244,7 @@ def _pool(lots: list[Lot]) -> None:
     """Average cost keeps one lot per holding: all shares, all cost, the first acquisition date."""
     if len(lots) > 1:
         merged = Lot(min(lot.acquired for lot in lots), _sum(lot.quantity for lot in lots),
-                     _sum(lot.cost for lot in lots), lots[0].currency)
+                     _cost_sum(lot.cost for lot in lots), lots[0].currency)
         lots[:] = [merged]
 
 
@@ -252,7 +270,7 @@ def _replay(activities: Iterable[Activity], method: str, on: date | None = None)
                 state.in_transit[a.symbol].extend(taken)
             else:
                 proceeds = EXACT.subtract(EXACT.multiply(a.quantity, a.price), a.fee or ZERO)
-                cost = _sum(lot.cost for lot in taken)
+                cost = _cost_sum(lot.cost for lot in taken)
                 state.sales.append(Sale(a.date, a.account, a.symbol, a.currency, a.quantity, proceeds, cost,
                                         a.fee or ZERO))
         elif a.type == "transfer_in":
@@ -267,7 +285,7 @@ def _replay(activities: Iterable[Activity], method: str, on: date | None = None)
             if outside > 0:
                 cost = _cost_of(a)
                 if a.amount is not None and sent > 0:
-                    cost = EXACT.divide(EXACT.multiply(a.amount, outside), a.quantity)
+                    cost = _share(a.amount, outside, a.quantity)
                 state.lots[key].append(Lot(a.date, outside, cost, a.currency))
             if method == "average":
                 _pool(state.lots[key])
@@ -317,9 +335,9 @@ class GainTotal:
     currency: str
     quantity: Decimal
     proceeds: Decimal
-    cost: Decimal
+    cost: Decimal | None
     fees: Decimal
-    gain: Decimal
+    gain: Decimal | None
 
 
 def total_gains(sales: Iterable[Sale], by: str = "year") -> list[GainTotal]:
@@ -330,7 +348,7 @@ def total_gains(sales: Iterable[Sale], by: str = "year") -> list[GainTotal]:
     for s in sales:
         acc = sums.setdefault((keyfn(s), s.currency), [ZERO] * 5)
         for i, v in enumerate((s.quantity, s.proceeds, s.cost, s.fees, s.gain)):
-            acc[i] = EXACT.add(acc[i], v)
+            acc[i] = None if v is None or acc[i] is None else EXACT.add(acc[i], v)  # unknown cost stays unknown
     return [GainTotal(k, c, *v) for (k, c), v in sorted(sums.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))]
 
 
@@ -340,7 +358,7 @@ class Unrealized:
     symbol: str
     currency: str
     quantity: Decimal
-    cost_basis: Decimal
+    cost_basis: Decimal | None  # None: some of it was entered without a cost
     value: Decimal | None  # None when no price is known
     gain: Decimal | None
 
@@ -354,11 +372,11 @@ def unrealized(activities: Iterable[Activity], prices: Mapping[str, Decimal], me
         q = _sum(lot.quantity for lot in lots)
         if q == 0:
             continue
-        cost = _sum(lot.cost for lot in lots)
+        cost = _cost_sum(lot.cost for lot in lots)
         price = prices.get(symbol)
         value = EXACT.multiply(q, price) if price is not None else None
         out.append(Unrealized(account, symbol, lots[0].currency, q, cost, value,
-                              EXACT.subtract(value, cost) if value is not None else None))
+                              EXACT.subtract(value, cost) if value is not None and cost is not None else None))
     return out
 
 
