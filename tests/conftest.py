@@ -271,3 +271,20 @@ def alice(app):
 @pytest.fixture
 def bob(app):
     return make_user(app, "bob@example.com")
+
+
+@pytest.fixture
+def empty_database_url(database_url, tmp_path):
+    """A database with no tables at all (a file on SQLite, a new database on PostgreSQL)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    name = f"folio_migr_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(database_url).set(database=name, query={})
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -1,28 +1,11 @@
 """Migrations create the schema from nothing, and the models have not drifted from them."""
 import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from webapp import create_app
-
-
-@pytest.fixture
-def empty_database_url(database_url, tmp_path):
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    name = f"folio_migr_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(database_url).set(database=name, query={})
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_upgrade_empty_database_to_head_and_no_drift(empty_database_url, redis_url):

@@ -51,6 +51,10 @@ class User(UserMixin, db.Model):
     totp_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     totp_last_step: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     totp_enabled_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    # how realized gains and cost bases are worked out from the ledger: "average" cost or "fifo"
+    cost_method: so.Mapped[str] = so.mapped_column(sa.String(10), default="average", server_default="average")
+    # the symbol the value chart and the returns page compare the portfolio with
+    benchmark: so.Mapped[str] = so.mapped_column(sa.String(20), default="^GSPC", server_default="^GSPC")
 
     accounts: so.WriteOnlyMapped["Account"] = so.relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
@@ -107,6 +111,9 @@ class Account(db.Model):
     # leave the holdings of a deleted account behind, so the ORM deletes them itself
     holdings: so.Mapped[list["Holding"]] = so.relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="Holding.id"
+    )
+    activities: so.WriteOnlyMapped["Activity"] = so.relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
@@ -214,3 +221,43 @@ class Split(db.Model):
     holdings_adjusted: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
     snapshots_superseded: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
     applied_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Activity(db.Model):
+    """One line of an account's ledger (webapp/domain/ledger.py says what each type means).
+
+    The ledger is the source of truth for the quantities of the (account, instrument) pairs
+    it names: their `holdings` row is re-derived from it after every change
+    (webapp/services/ledger.py). A holding entered by hand is an `opening` position here.
+    """
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        sa.Index("ix_activities_account_date", "account_id", "date"),
+        # re-importing a file: is this activity (its normalized fields) already there?
+        sa.Index("ix_activities_account_fingerprint", "account_id", "fingerprint"),
+        sa.CheckConstraint("(ratio_numerator IS NULL) = (ratio_denominator IS NULL)", name="ratio_whole"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    instrument_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("instruments.id"), index=True)
+    type: so.Mapped[str] = so.mapped_column(sa.String(20))
+    date: so.Mapped[date] = so.mapped_column(sa.Date)
+    quantity: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+    price: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+    fee: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10), default=Decimal(0))
+    amount: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+    # None only on an opening position made from a holding: the instrument's quote currency,
+    # which may not be known yet when the holding is entered
+    currency: so.Mapped[Optional[str]] = so.mapped_column(sa.String(3))
+    note: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+    ratio_numerator: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)  # a split's n:m
+    ratio_denominator: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+    # where it came from: "form", "holding" (an opening position), "migration", "import", "split"
+    source: so.Mapped[str] = so.mapped_column(sa.String(20), default="form")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    account: so.Mapped[Account] = so.relationship(back_populates="activities")
+    instrument: so.Mapped[Optional[Instrument]] = so.relationship(lazy="joined")

@@ -192,7 +192,11 @@ def edit_quantity(holding_id: int):
     form = QuantityForm()
     if not form.validate_on_submit():
         return _detail(holding.account, status=400, failed_quantity=(holding.id, form))
-    assets.set_quantity(holding, form.quantity.data)
+    try:
+        assets.set_quantity(holding, form.quantity.data)
+    except assets.RecordedByLedger as exc:
+        form.quantity.errors.append(str(exc))
+        return _detail(holding.account, status=409, failed_quantity=(holding.id, form))
     assets.portfolio_changed(current_user.id)
     flash(f"{holding.instrument.symbol}: quantity set to {holding.quantity.normalize():f}.", "success")
     return redirect(url_for(".detail", account_id=holding.account_id))
@@ -207,7 +211,11 @@ def edit_cost(holding_id: int):
     cost = total_cost(form.cost.data, form.cost_kind.data, holding.quantity)
     if not cost_within_limit(form.cost, cost):
         return _detail(holding.account, status=400, failed_cost=(holding.id, form))
-    assets.set_cost(holding, cost)
+    try:
+        assets.set_cost(holding, cost)
+    except assets.RecordedByLedger as exc:
+        form.cost.errors.append(str(exc))
+        return _detail(holding.account, status=409, failed_cost=(holding.id, form))
     assets.portfolio_changed(current_user.id)
     symbol = holding.instrument.symbol
     flash(f"{symbol}: cost cleared." if cost is None else f"{symbol}: cost set to {cost.normalize():,f}.", "success")

@@ -323,6 +323,12 @@ def lots(activities: Iterable[Activity], method: str = "fifo", on: date | None =
     return {k: v for k, v in _replay(activities, method, on).lots.items() if v}
 
 
+def totals(lots: Iterable[Lot]) -> tuple[Decimal, Decimal | None]:
+    """The quantity and the cost basis (None: partly unknown) of some lots."""
+    lots = list(lots)
+    return _sum(lot.quantity for lot in lots), _cost_sum(lot.cost for lot in lots)
+
+
 def realized_gains(activities: Iterable[Activity], method: str = "average") -> list[Sale]:
     """One `Sale` per sell, in date order: quantity, proceeds net of its fee, cost by `method`
     ("average" cost, the default, or "fifo" lots), its fee, and `gain` = proceeds − cost."""
@@ -381,4 +387,4 @@ def unrealized(activities: Iterable[Activity], prices: Mapping[str, Decimal], me
 
 
 __all__ = ["Activity", "TYPES", "ISO_4217", "LedgerError", "Oversold", "Lot", "Sale", "GainTotal", "Unrealized",
-           "validate", "check", "positions", "lots", "realized_gains", "total_gains", "unrealized"]
+           "validate", "check", "positions", "lots", "totals", "realized_gains", "total_gains", "unrealized"]

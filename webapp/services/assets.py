@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.domain.inputs import MAX_QUANTITY
 from webapp.extensions import db
-from webapp.models import Account, Holding, Instrument, Quote, User
+from webapp.models import Account, Activity, Holding, Instrument, Quote, User
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,16 @@ class DuplicateHolding(Exception):
 
 class DuplicateAccount(Exception):
     pass
+
+
+class RecordedByLedger(Exception):
+    """A holding whose activities record more than opening positions: its quantity and cost
+    come from them, so they are changed there (a buy, a sell), not set by hand."""
+
+    def __init__(self, holding: Holding):
+        super().__init__(f"{holding.instrument.symbol} in this account is recorded by its activities "
+                         "(buys, sells, splits …); record a buy or a sell on its Activities page instead.")
+        self.holding = holding
 
 
 class MergedQuantityTooLarge(Exception):
@@ -101,28 +111,72 @@ def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decima
         if total >= MAX_QUANTITY:  # each part was below the limit, their sum may not be
             db.session.commit()  # keep the instrument
             raise MergedQuantityTooLarge(existing, total)
+        from webapp.services import ledger
+
+        ledger._adopt(account.id, inst.id)  # what was held so far stays an opening position of its own
         existing.quantity = total
         existing.cost_basis = existing.cost_basis + cost if existing.cost_basis is not None and cost is not None \
             else None
+        db.session.add(_opening(account.id, inst.id, quantity, cost))
         db.session.commit()
         return existing
     holding = Holding(account_id=account.id, instrument_id=inst.id, quantity=quantity, cost_basis=cost)
     db.session.add(holding)
+    db.session.add(_opening(account.id, inst.id, quantity, cost))
     db.session.commit()
     return holding
 
 
+def _opening(account_id: int, instrument_id: int, quantity: Decimal, cost: Decimal | None) -> Activity:
+    """A holding entered by hand is an opening position of the ledger, dated today, in the
+    instrument's currency (left open: it may not be known yet)."""
+    from webapp.services.ledger import today
+
+    return Activity(account_id=account_id, instrument_id=instrument_id, type="opening", date=today(),
+                    quantity=quantity, amount=cost, fee=Decimal(0), source="holding")
+
+
+def _openings_or_refuse(holding: Holding) -> list[Activity]:
+    from webapp.services import ledger
+
+    rows = ledger.only_openings(holding)
+    if rows is None:
+        raise RecordedByLedger(holding)
+    return rows
+
+
 def set_quantity(holding: Holding, quantity: Decimal) -> None:
+    """Set a holding's quantity by hand: its opening positions become one with that quantity
+    (keeping the earliest date and the cost). Refused (RecordedByLedger) when its activities
+    record more than opening positions."""
+    openings = _openings_or_refuse(holding)
+    _reopen(holding, openings, quantity, holding.cost_basis)
     holding.quantity = quantity
     db.session.commit()
 
 
 def set_cost(holding: Holding, cost: Decimal | None) -> None:
+    openings = _openings_or_refuse(holding)
+    _reopen(holding, openings, holding.quantity, cost)
     holding.cost_basis = cost
     db.session.commit()
 
 
+def _reopen(holding: Holding, openings: list[Activity], quantity: Decimal, cost: Decimal | None) -> None:
+    if not openings:
+        return  # no activity governs it (written in bulk): the holding alone says it
+    first, rest = openings[0], openings[1:]
+    first.quantity, first.amount, first.price = quantity, cost, None
+    for row in rest:
+        db.session.delete(row)
+
+
 def delete(obj: Account | Holding) -> None:
+    """Delete an account (its activities go with it, by the database's cascade) or a holding
+    with the activities that recorded it."""
+    if isinstance(obj, Holding):
+        db.session.execute(sa.delete(Activity).where(Activity.account_id == obj.account_id,
+                                                     Activity.instrument_id == obj.instrument_id))
     db.session.delete(obj)
     db.session.commit()
 

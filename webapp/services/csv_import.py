@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from webapp.domain import csv_format
 from webapp.domain.csv_format import MAX_BYTES, KnownAccount, Preview, Row, _safe_cell  # noqa: F401  (MAX_BYTES: the upload limit)
 from webapp.extensions import db
-from webapp.models import Account, Holding, Instrument, User
+from webapp.models import Account, Activity, Holding, Instrument, User
+from webapp.services.ledger import today
 
 
 def parse(text: str, user: User) -> Preview:
@@ -41,6 +42,11 @@ def plan(preview: Preview) -> None:
             .where(Holding.account_id.in_({r.account_id for r in preview.rows}), Instrument.symbol.in_(symbols))
         )
     }
+    # pairs whose activities record more than opening positions: a file cannot set those
+    traded = set(db.session.execute(
+        sa.select(Activity.account_id, Instrument.symbol).join(Instrument, Instrument.id == Activity.instrument_id)
+        .where(Activity.account_id.in_({r.account_id for r in preview.rows}), Instrument.symbol.in_(symbols),
+               Activity.type != "opening")).all())
     for r in preview.rows:
         held = current.get((r.account_id, r.symbol))
         if held is None:
@@ -49,6 +55,10 @@ def plan(preview: Preview) -> None:
             r.action = "unchanged"
         else:
             r.action = "update"
+            if (r.account_id, r.symbol) in traded:
+                preview.errors.append(
+                    f"Line {r.line}: {r.symbol} in {r.account_name} is recorded by its activities (buys, sells …); "
+                    "its quantity and cost come from them. Import activities instead, or leave this line out.")
 
 
 def apply(preview: Preview) -> list[int]:
@@ -93,8 +103,30 @@ def apply(preview: Preview) -> list[int]:
                 quantity=sa.bindparam("q"), cost_basis=sa.bindparam("c")),
             updates,
         )
+    _openings(inserts, [key for key in held if key in {(r.account_id, existing[r.symbol]) for r in preview.rows
+                                                       if r.action == "update"}], preview, existing)
     db.session.commit()
     return sorted(existing[s] for s in missing)
+
+
+def _openings(inserts: list[dict], updated: list[tuple[int, int]], preview: Preview, existing: dict) -> None:
+    """The ledger's side: a new holding is an opening position dated today; an updated one
+    (only opening positions, `plan` refused the others) becomes one opening position with the
+    file's quantity and cost, on the earliest day it had."""
+    rows = {(r.account_id, existing[r.symbol]): r for r in preview.rows}
+    opened: dict[tuple[int, int], object] = {}
+    if updated:
+        pairs = sa.tuple_(Activity.account_id, Activity.instrument_id).in_(updated)
+        opened = {(a, i): d for a, i, d in db.session.execute(
+            sa.select(Activity.account_id, Activity.instrument_id, sa.func.min(Activity.date))
+            .where(pairs).group_by(Activity.account_id, Activity.instrument_id))}
+        db.session.execute(sa.delete(Activity).where(pairs))
+    new = [(i["account_id"], i["instrument_id"]) for i in inserts] + list(updated)
+    if new:
+        db.session.execute(sa.insert(Activity), [
+            {"account_id": a, "instrument_id": i, "type": "opening", "date": opened.get((a, i)) or today(),
+             "quantity": rows[(a, i)].quantity, "amount": rows[(a, i)].cost, "fee": Decimal(0), "note": "",
+             "fingerprint": "", "source": "holding"} for a, i in new])
 
 
 def export(user: User) -> str:

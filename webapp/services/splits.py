@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -101,9 +101,11 @@ def apply_split(instrument: Instrument, ratio: Ratio, effective: date, *, holdin
     except IntegrityError:
         db.session.rollback()
         raise AlreadyApplied(f"A split of {when} was just applied by someone else; it is not applied twice.") from None
+    before = {h.id: h.quantity for h in targets}
+    _record_in_ledgers(split, ratio, targets, per_holding=holding is not None)
     for h in targets:
-        result.adjusted.append((h.id, h.quantity, new_quantities[h.id]))
-        h.quantity = new_quantities[h.id]
+        db.session.refresh(h)
+        result.adjusted.append((h.id, before[h.id], h.quantity))
     if targets:
         owners = db.session.scalars(
             sa.select(Account.owner_id).where(Account.id.in_({h.account_id for h in targets})).distinct())
@@ -125,6 +127,31 @@ def apply_split(instrument: Instrument, ratio: Ratio, effective: date, *, holdin
         raise AlreadyApplied(f"A split of {when} was just applied by someone else; it is not applied twice.") from None
     _revalue(result.users)
     return result
+
+
+def _record_in_ledgers(split: Split, ratio: Ratio, targets: list[Holding], per_holding: bool) -> None:
+    """A `split` activity in the ledger of each holding changed; the holdings are then re-derived
+    from the ledgers, so a split changes only the shares held before its day. A holding split
+    from its own page was held before the split, by its owner's word: an opening position
+    dated on or after the split's day moves to the day before."""
+    from webapp.models import Activity, User
+    from webapp.services import ledger
+
+    for h in targets:
+        ledger._adopt(h.account_id, h.instrument_id)
+        if per_holding:
+            openings = ledger.only_openings(h) or []
+            for row in openings:
+                if row.date >= split.effective_date:
+                    row.date = split.effective_date - timedelta(days=1)
+        db.session.add(Activity(account_id=h.account_id, instrument_id=h.instrument_id, type="split",
+                                date=split.effective_date, ratio_numerator=ratio.numerator,
+                                ratio_denominator=ratio.denominator, fee=Decimal(0), source="split"))
+    db.session.flush()
+    owners = db.session.scalars(sa.select(User).join(Account, Account.owner_id == User.id)
+                                .where(Account.id.in_({h.account_id for h in targets})).distinct())
+    for user in owners:
+        ledger.sync_holdings(user)
 
 
 def _revalue(user_ids: list[int]) -> None:
