@@ -234,8 +234,6 @@ class Activity(db.Model):
     __tablename__ = "activities"
     __table_args__ = (
         sa.Index("ix_activities_account_date", "account_id", "date"),
-        # re-importing a file: is this activity (its normalized fields) already there?
-        sa.Index("ix_activities_account_fingerprint", "account_id", "fingerprint"),
         sa.CheckConstraint("(ratio_numerator IS NULL) = (ratio_denominator IS NULL)", name="ratio_whole"),
     )
 
@@ -254,7 +252,6 @@ class Activity(db.Model):
     note: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
     ratio_numerator: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)  # a split's n:m
     ratio_denominator: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)
-    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
     # where it came from: "form", "holding" (an opening position), "migration", "import", "split"
     source: so.Mapped[str] = so.mapped_column(sa.String(20), default="form")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)

@@ -52,7 +52,6 @@ def upgrade():
     sa.Column('note', sa.String(length=500), nullable=False),
     sa.Column('ratio_numerator', sa.Integer(), nullable=True),
     sa.Column('ratio_denominator', sa.Integer(), nullable=True),
-    sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('created_at', webapp.types.UTCDateTime(), nullable=False),
     sa.CheckConstraint('(ratio_numerator IS NULL) = (ratio_denominator IS NULL)', name=op.f('ck_activities_ratio_whole')),
@@ -62,7 +61,6 @@ def upgrade():
     )
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.create_index('ix_activities_account_date', ['account_id', 'date'], unique=False)
-        batch_op.create_index('ix_activities_account_fingerprint', ['account_id', 'fingerprint'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_instrument_id'), ['instrument_id'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cost_method', sa.String(length=10), server_default='average', nullable=False))
@@ -82,7 +80,7 @@ def _openings():
                       sa.column('scope', sa.String), sa.column('id', sa.Integer))
     activities = sa.table('activities', *(sa.column(c) for c in (
         'account_id', 'instrument_id', 'type', 'date', 'note', 'ratio_numerator', 'ratio_denominator',
-        'fingerprint', 'source', 'created_at')),
+        'source', 'created_at')),
         sa.column('quantity', webapp.types.ExactDecimal(28, 10)), sa.column('price', webapp.types.ExactDecimal(28, 10)),
         sa.column('fee', webapp.types.ExactDecimal(28, 10)), sa.column('amount', webapp.types.ExactDecimal(28, 10)),
         sa.column('currency', sa.String), sa.column('created_at', webapp.types.UTCDateTime()))
@@ -114,13 +112,13 @@ def _openings():
                 day = max(opened, applied[-1].effective_date)
         rows.append(dict(account_id=h.account_id, instrument_id=h.instrument_id, type="opening", date=day,
                          quantity=quantity, price=None, fee=Decimal(0), amount=h.cost_basis, currency=None,
-                         note="", ratio_numerator=None, ratio_denominator=None, fingerprint="",
+                         note="", ratio_numerator=None, ratio_denominator=None,
                          source="migration", created_at=now))
         for s in later:
             rows.append(dict(account_id=h.account_id, instrument_id=h.instrument_id, type="split",
                              date=s.effective_date, quantity=None, price=None, fee=Decimal(0), amount=None,
                              currency=None, note="", ratio_numerator=s.numerator,
-                             ratio_denominator=s.denominator, fingerprint="", source="migration", created_at=now))
+                             ratio_denominator=s.denominator, source="migration", created_at=now))
         if len(rows) >= 5000:
             op.bulk_insert(activities, rows)
             rows = []
@@ -134,6 +132,5 @@ def downgrade():
         batch_op.drop_column('cost_method')
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_activities_instrument_id'))
-        batch_op.drop_index('ix_activities_account_fingerprint')
         batch_op.drop_index('ix_activities_account_date')
     op.drop_table('activities')

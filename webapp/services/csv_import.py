@@ -126,7 +126,7 @@ def _openings(inserts: list[dict], updated: list[tuple[int, int]], preview: Prev
         db.session.execute(sa.insert(Activity), [
             {"account_id": a, "instrument_id": i, "type": "opening", "date": opened.get((a, i)) or today(),
              "quantity": rows[(a, i)].quantity, "amount": rows[(a, i)].cost, "fee": Decimal(0), "note": "",
-             "fingerprint": "", "source": "holding"} for a, i in new])
+             "source": "holding"} for a, i in new])
 
 
 def export(user: User) -> str:

@@ -189,13 +189,13 @@ def _as_domain(account: Account, change: Change, base: str) -> domain.Activity:
                            change.currency or currency_fallback, change.note or "", change.ratio)
 
 
-def add(user: User, account: Account, change: Change, *, source: str = "form", fingerprint: str = "") -> Activity:
+def add(user: User, account: Account, change: Change, *, source: str = "form") -> Activity:
     """Record one activity after checking it against the rest of the user's ledger."""
     _check(user, {}, [_as_domain(account, change, user.base_currency)])
     instrument = _instrument(change)
     if instrument is not None:
         _adopt(account.id, instrument.id)
-    row = Activity(fee=Decimal(0), source=source, fingerprint=fingerprint)
+    row = Activity(fee=Decimal(0), source=source)
     _fill(row, account, change, instrument, user.base_currency)
     db.session.add(row)
     db.session.flush()
