@@ -55,6 +55,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.register_blueprint(analysis.bp)
     app.register_blueprint(splits.bp)
+    from webapp.blueprints import ledger_files
+
+    app.register_blueprint(ledger_files.bp)
 
     from webapp import cli
     from webapp.web import filters

@@ -6,11 +6,12 @@ from flask import Flask
 from webapp.cli.fx import fx_cli
 from webapp.cli.prices import prices_cli, providers_cli
 from webapp.cli.processes import scheduler_command, worker_command
+from webapp.cli.transactions import transactions_cli
 from webapp.cli.users import demo_cli, holdings_cli, portfolio_cli, users_cli
 
 
 def init_app(app: Flask) -> None:
-    for group in (prices_cli, providers_cli, fx_cli, portfolio_cli, demo_cli, users_cli, holdings_cli):
+    for group in (prices_cli, providers_cli, fx_cli, portfolio_cli, demo_cli, users_cli, holdings_cli, transactions_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
