@@ -14,13 +14,13 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from webapp.domain import activity_csv, activity_files
+from webapp.domain import activity_csv, activity_files, activity_rows
 from webapp.domain import ledger as domain
 from webapp.extensions import db
 from webapp.models import Account, Activity, User
 from webapp.services import ledger
 
-MAX_BYTES = activity_csv.MAX_BYTES
+MAX_BYTES = activity_rows.MAX_BYTES
 
 
 @dataclass
@@ -37,7 +37,11 @@ class ImportPreview:
 
 
 def _line(error) -> str:
-    where = f"Line {error.line}" + (f", column {error.column}" if error.column else "")
+    """“Line 7, column fee: …” (JSON: “Activity 3, …”; the whole file: no place)."""
+    column = error.column or ""
+    if column and not column.startswith("column "):
+        column = f"column {column}"
+    where = (f"Line {error.line}" if error.line else "The file") + (f", {column}" if column else "")
     return f"{where}: {error.message}"
 
 
