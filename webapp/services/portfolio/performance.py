@@ -16,7 +16,10 @@ between accounts keep their cost.
       -> [(day, value)]                             one per calendar day, Decimal in base
   returns(activities, base, start, end, account=None, symbol=None, user_id=None) -> dict
       from, to, start, currency, value_start, value_end, net_flows, twr, twr_annualized,
-      mwr (Decimal or None), days, clipped, notes {figure: how it is computed}
+      mwr (Decimal or None), days, clipped, notes {figure: how it is computed}; twr is None
+      when nothing was held in the period, or when a day starts from a value (plus that
+      day's flows) at or below zero (webapp.domain.returns.twr counts a day's flows at its
+      open: selling out of an account that records no cash, above the day before's close)
   realized(activities, base, method="average", by="year_symbol", account=None, symbol=None,
            start=None, end=None, user_id=None) -> [RealizedRow]   (webapp.domain.base_currency)
   unrealized(activities, base, day, method="average", account=None, symbol=None, user_id=None)
@@ -120,7 +123,7 @@ def returns(activities: Sequence[Activity], base: str, start: date, end: date, a
     return {
         "currency": base, "start": start, "from": start + ONE_DAY, "to": end,
         "value_start": values[0][1], "value_end": values[-1][1],
-        "net_flows": sum(flows.values(), ZERO),
+        "net_flows": _total(flows.values()),
         "twr": t.twr if t.days_counted else None, "twr_annualized": t.annualized if t.days_counted else None,
         "mwr": ret.mwr(start, values[0][1], flows, end, values[-1][1]),
         "days": (end - start).days,
