@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench --users $(USERS) --symbols $(SYMBOLS) --holdings-per-user $(HOLDINGS_PER_USER) $(BENCH_ARGS)
 	$(PY) -m bench.csv_import
 	$(PY) -m bench.coverage
+	$(PY) -m bench.ledger
 
 # price coverage alone: 250 users, 1,000 instruments, the free providers' limits, 6 cycles
 bench-coverage: $(VENV)/.installed

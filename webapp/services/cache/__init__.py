@@ -29,6 +29,13 @@ Keys (under the configurable prefix):
   fx:requested                  text  an on-demand FX fetch was enqueued (FX_ON_DEMAND_DEDUPE_SECONDS)
   search:{currency}:{query}     JSON  symbol-search suggestions and note for a normalized query
                                       (SYMBOL_SEARCH_CACHE_SECONDS; a minute when a source failed)
+  perf:{user_id}                hash  performance documents (webapp/services/portfolio/series.py), 30-day TTL:
+                                      series:{base}:{scope} JSON daily values and flows of a scope
+                                      (all, account:{id}, holding:{id}:{symbol}) with the ledger version
+                                      and the last invalidation seen; rates:{base} JSON the rate of each
+                                      (currency, day) of the activities; #seq the invalidations so far
+  perf:{user_id}:changes        list  "seq|YYYY-MM-DD" of the latest 100 invalidations, newest first:
+                                      figures from that day on are recomputed by the next call
   cache:*                       Flask-Caching entries (CACHE_KEY_PREFIX)
   limit*                        Flask-Limiter's counters (RATELIMIT_KEY_PREFIX)
 RQ's own keys (rq:*) are not prefixed: each deployment, and each test run, uses a Redis DB of its own.
@@ -105,6 +112,13 @@ from webapp.services.cache.ops import (  # noqa: F401
     set_alert,
     unknown_among,
     write_fx,
+)
+from webapp.services.cache.performance import (  # noqa: F401
+    Cached,
+    forget_performance,
+    invalidate_performance,
+    read_performance,
+    write_performance,
 )
 from webapp.services.cache.suggestions import (  # noqa: F401
     read_suggestions,
