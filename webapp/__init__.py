@@ -55,9 +55,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.register_blueprint(analysis.bp)
     app.register_blueprint(splits.bp)
-    from webapp.blueprints import ledger_files
+    from webapp.blueprints import ledger_files, performance
 
     app.register_blueprint(ledger_files.bp)
+    app.register_blueprint(performance.bp)
 
     from webapp import cli
     from webapp.web import filters

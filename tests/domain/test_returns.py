@@ -128,3 +128,12 @@ def test_xirr_discounts_the_flows_to_zero_or_says_not_defined(first, rest):
     assume(rate is not None and rate > D("-0.99") and rate < D(100))
     scale = sum(abs(float(v)) for _, v in flows)
     assert abs(npv(rate, flows)) <= 1e-6 * scale
+
+
+def test_selling_out_above_the_last_close_keeps_the_return_defined():
+    # 10 shares closed at 100 (1,000); sold the next day at 110: 1,100 out, nothing left.
+    # Counted at the start of the day the day would start from −100; counted at its end
+    # the day returns (0 + 1,100) / 1,000 − 1 = 10 %.
+    values = [(date(2025, 1, 1), D(1000)), (date(2025, 1, 2), D(0))]
+    result = twr(values, {date(2025, 1, 2): D(-1100)})
+    assert result.twr == D("0.1")

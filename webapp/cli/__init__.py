@@ -5,6 +5,7 @@ from flask import Flask
 
 from webapp.cli.fx import fx_cli
 from webapp.cli.prices import prices_cli, providers_cli
+from webapp.cli import report  # noqa: F401  (adds `flask portfolio report`)
 from webapp.cli.processes import scheduler_command, worker_command
 from webapp.cli.transactions import transactions_cli
 from webapp.cli.users import demo_cli, holdings_cli, portfolio_cli, users_cli

@@ -43,7 +43,9 @@ def twr(values: Sequence[tuple[date, Decimal]], flows: Mapping[date, Decimal] | 
     `flows`: F_d, the external flow on day d, counted at the start of the day; a flow on a
     day missing from `values` counts at the start of the next day that is there.
     r_d = V_d / (V_{d-1} + F_d) − 1, TWR = Π(1 + r_d) − 1; a day with nothing held and no
-    flow (V_{d-1} + F_d = 0) is skipped. Annualized (1 + TWR)^(365/days) − 1, days from
+    flow (V_{d-1} + F_d = 0) is skipped. An outflow larger than V_{d-1} (selling out above
+    the last close) counts at the day's end: r_d = (V_d − F_d) / V_{d-1} − 1.
+    Annualized (1 + TWR)^(365/days) − 1, days from
     the start value's day to the last, only when that is more than 365 days.
     """
     if not values:
@@ -61,6 +63,12 @@ def twr(values: Sequence[tuple[date, Decimal]], flows: Mapping[date, Decimal] | 
         start = EXACT.add(prev_value, flow)
         if start == 0 and value == 0:
             pass  # nothing held, nothing moved in: skipped
+        elif start <= 0 and flow < 0 < prev_value:
+            # more taken out than the day started with (a sale above the last close, in an
+            # account without cash): the outflow counts at the day's end instead, else the
+            # day would start from a negative value: r_d = (V_d − F_d) / V_{d−1} − 1
+            growth = EXACT.multiply(growth, EXACT.divide(EXACT.subtract(value, flow), prev_value))
+            counted += 1
         elif start <= 0:
             return Twr(None, None, values[0][0], values[-1][0], counted)
         else:

@@ -224,3 +224,21 @@ def price_new_instruments(instrument_ids: list[int]) -> None:
         instant.request(instrument_ids)
     except Exception:  # Redis down: the next cycle prices them
         log.exception("could not enqueue first prices")
+
+
+def want_history(symbol: str) -> bool:
+    """A symbol whose daily closes a page needs (a benchmark): create its instrument and load
+    its history once (queue `low`). True when it has (some) history already."""
+    from webapp.services import jobs
+    from webapp.services.portfolio.reconstruct import RECONSTRUCT_DAYS
+
+    inst = instrument_for(symbol, "etf" if symbol.startswith("^") else "stock")
+    db.session.commit()
+    if db.session.scalar(sa.select(Quote.id).where(Quote.instrument_id == inst.id).limit(1)) is not None:
+        return True
+    try:
+        jobs.enqueue("low", "workers.history.backfill", inst.symbol, RECONSTRUCT_DAYS * 5,
+                     job_id=f"backfill-{inst.id}", timeout=600)
+    except Exception:  # Redis down: asked again on the next visit
+        log.exception("could not enqueue the history of %s", symbol)
+    return False

@@ -250,7 +250,14 @@ def changed(user: User, days: Iterable[date], also: Iterable[tuple[int, int | No
     sync_holdings(user, also=also)
     db.session.commit()
     from webapp.services.assets import portfolio_changed
+    from webapp.services.portfolio import performance
 
+    days = [d for d in days if d is not None]
+    if days:
+        try:
+            performance.invalidate(user.id, min(days))
+        except Exception:  # Redis down: the cached series notices the ledger changed by itself
+            log.exception("could not mark the cached returns of user %s stale", user.id)
     portfolio_changed(user.id)
 
 

@@ -91,3 +91,50 @@ def bar_widths(shares: Sequence[tuple[str, Decimal | None]], width: int = 300, r
         w = EXACT.divide(EXACT.multiply(share, Decimal(width)), Decimal(100))
         out.append(Bar(label=label, percent=percent, y=i * row, width=_px(min(w, Decimal(width)))))
     return out
+
+
+@dataclass(frozen=True)
+class IndexChart:
+    """Two index lines (the portfolio's TWR and a benchmark, both 100 at the start) on one scale."""
+    width: int
+    height: int
+    lines: tuple[str, ...]  # an SVG path per series (empty when it has fewer than two points)
+    low: Decimal
+    high: Decimal
+    start: object
+    end: object
+    low_y: str
+    high_y: str
+    hundred_y: str | None  # where 100 is, when inside the range
+
+
+def index_chart(*series: Sequence[tuple[object, Decimal | None]], width: int = 720, height: int = 240,
+                pad: int = 12) -> IndexChart | None:
+    """The series (day, index; None: not defined, left out) scaled on one shared y axis and
+    one shared span of days; None when no series has two points."""
+    series = [[(d, v) for d, v in s if v is not None] for s in series]
+    drawn = [s for s in series if len(s) >= 2]
+    if not drawn:
+        return None
+    days = [d for s in drawn for d, _ in s]
+    t0, t1 = min(days), max(days)
+    values = [v for s in drawn for _, v in s]
+    low, high = min(values), max(values)
+    plot_w, plot_h = Decimal(width - 2 * pad), Decimal(height - 2 * pad)
+    span_t = Decimal((t1 - t0).days) or Decimal(1)
+    span_v = EXACT.subtract(high, low) or Decimal(1)
+
+    def y(v: Decimal) -> Decimal:
+        return pad + plot_h - EXACT.divide(EXACT.multiply(EXACT.subtract(v, low), plot_h), span_v)
+
+    lines = []
+    for s in series:
+        if len(s) < 2:
+            lines.append("")
+            continue
+        coords = [(_px(pad + EXACT.divide(EXACT.multiply(Decimal((d - t0).days), plot_w), span_t)), _px(y(v)))
+                  for d, v in s]
+        lines.append("M" + " L".join(f"{x},{yy}" for x, yy in coords))
+    hundred = Decimal(100)
+    return IndexChart(width, height, tuple(lines), low, high, t0, t1, _px(y(low)), _px(y(high)),
+                      _px(y(hundred)) if low <= hundred <= high else None)
