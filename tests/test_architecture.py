@@ -47,3 +47,10 @@ def test_a_forbidden_import_breaks_its_rule(tmp_path, module, forbidden, contrac
     assert result.returncode != 0
     broken = result.stdout.split("Broken contracts", 1)[-1]
     assert contract in " ".join(broken.split()), result.stdout
+
+
+def test_no_module_grows_past_400_lines():
+    """A module that long does several things: split it (docs/architecture.md says where what lives)."""
+    long = {str(p.relative_to(ROOT)): n for p in [*ROOT.glob("webapp/**/*.py"), *ROOT.glob("workers/**/*.py")]
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
