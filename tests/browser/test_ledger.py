@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from webapp.extensions import db
 from webapp.models import Instrument, Quote
 
+from .test_money_pages import screenshot_path
 from .ui import login
 
 pytestmark = pytest.mark.browser
@@ -39,7 +40,7 @@ def _closes(app, symbol: str, days: int, price_of) -> None:
         db.session.commit()
 
 
-def test_import_a_csv_fix_its_errors_and_read_the_returns(browse, server, app):
+def test_import_a_csv_fix_its_errors_and_read_the_returns(browse, server, app, tmp_path):
     make_user(app, "lee@example.com", display_name="Lee")
     # ZZLED was 100 until 200 days ago, 120 since; the benchmark rose 10 % over the year
     _closes(app, "ZZLED", 500, lambda back: Decimal(100) if back > 200 else Decimal(120))
@@ -84,3 +85,5 @@ def test_import_a_csv_fix_its_errors_and_read_the_returns(browse, server, app):
     expect(figures.locator("#net-flows")).to_have_text(re.compile(r"^0\.00 USD$"))
     expect(page.locator("#benchmark svg path.benchmark")).to_have_count(1)
     expect(page.locator("#benchmark")).to_contain_text("110")  # ^GSPC's price return, rebased to 100
+    page.screenshot(path=str(screenshot_path("screenshot-returns.png", tmp_path)), full_page=True,
+                    animations="disabled")
