@@ -117,3 +117,23 @@ def test_the_pages_show_the_same_figures(client, year):
     bad = client.get("/portfolio/returns?period=CUSTOM&from=2025-02-30")
     assert bad.status_code == 400 and "is not a date" in bad.get_data(as_text=True)
     assert client.get("/portfolio/returns?account=999999").status_code == 404
+
+
+def test_the_benchmark_history_is_loaded_once_on_first_use(app, client, year):
+    from webapp.models import Instrument
+    from webapp.services import jobs
+    from webapp.services.pricing.backfill import backfill
+
+    login(client)
+    page = client.get("/portfolio/returns?period=ALL").get_data(as_text=True)
+    assert "No daily closes of ^GSPC yet; they are being loaded." in page
+    client.get("/portfolio/returns?period=1Y")  # asked again: not enqueued again
+    with app.app_context():
+        low = jobs.queue("low")
+        wanted = [j for j in low.get_jobs() if j.func_name == "workers.history.backfill" and j.args[0] == "^GSPC"]
+        assert len(wanted) == 1 and wanted[0].kwargs["create_as"] == "etf"
+        assert db.session.query(Instrument).filter_by(symbol="^GSPC").one_or_none() is None  # GET wrote nothing
+        result = backfill(*wanted[0].args, **wanted[0].kwargs)  # what the worker runs
+        assert result["stored"] > 0, result
+    page = client.get("/portfolio/returns?period=1Y").get_data(as_text=True)
+    assert 'class="line benchmark"' in page

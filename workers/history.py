@@ -7,8 +7,8 @@ from workers.context import job
 
 
 @job
-def backfill(symbol: str, days: int) -> dict:
-    return pricing_backfill.backfill(symbol, days)
+def backfill(symbol: str, days: int, create_as: str | None = None) -> dict:
+    return pricing_backfill.backfill(symbol, days, create_as)
 
 
 @job

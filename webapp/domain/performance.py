@@ -7,8 +7,9 @@ where
 - the quantity is the replay of the activities up to and including that day, in the
   ledger's own order within a day (a split at the open; webapp.domain.ledger);
 - the price is the instrument's close of that day, else its nearest earlier close; before
-  its first close, the price of its latest activity that carries one (a buy's price, say),
-  adjusted for the splits since; with neither, the holding counts 0;
+  its first close, the price of its latest activity that carries one (a buy's price, say, or
+  an opening position's cost per share: `returns.unit_price`), adjusted for the splits
+  since; with neither, the holding counts 0 (and its opening is no flow);
 - the instrument's currency is that of its latest activity with a quantity;
 - an account records cash when it has a deposit (as for webapp.domain.returns.external_flows):
   its cash is deposits − withdrawals − buys (quantity × price + fee) + sells (quantity ×
@@ -28,6 +29,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from webapp.domain.ledger import Activity
 from webapp.domain.ledger import _ordered as ledger_order  # the one within-day order of the ledger
 from webapp.domain.money import EXACT, ZERO
+from webapp.domain.returns import unit_price
 
 Closes = Mapping[str, Sequence[tuple[date, Decimal]]]  # symbol -> [(day, close)], oldest first
 HUNDRED = Decimal(100)
@@ -102,8 +104,9 @@ class Replay:
         self.quantity[key] = EXACT.add(self.quantity[key], q)
         self.held[a.symbol] = EXACT.add(self.held[a.symbol], q)
         self.currency[a.symbol] = a.currency
-        if a.price is not None:
-            self._fallback[a.symbol] = a.price
+        price = unit_price(a) if a.type in ("buy", "sell", "opening", "transfer_in") else a.price
+        if price is not None:
+            self._fallback[a.symbol] = price
 
     def price(self, symbol: str, day: date) -> Decimal | None:
         """The close of `day` or the nearest earlier; else the latest activity's price; else None.

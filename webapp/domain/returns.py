@@ -108,13 +108,23 @@ def _close_lookup(closes_by_day: Mapping[date, Mapping[str, Decimal]]) -> Callab
     return close
 
 
+def unit_price(a: Activity) -> Decimal | None:
+    """What one share of an activity is worth when no close says: its price, else (an opening
+    position or a transfer in entered with a total cost) its cost per share; None if neither."""
+    if a.price is not None:
+        return a.price
+    if a.amount is not None and a.quantity:
+        return EXACT.divide(a.amount, a.quantity)
+    return None
+
+
 def external_flows(activities: Iterable[Activity], closes_by_day: Mapping[date, Mapping[str, Decimal]],
                    to_base: Callable[[Decimal, str, date], Decimal] | None = None) -> dict[date, Decimal]:
     """External flows per day (in: +, out: −), summed over the accounts of `activities`.
 
     An account that records cash (it has at least one deposit): deposits, withdrawals, and
     securities transferred in or out or opened at that day's close (or the nearest earlier,
-    else the activity's price); buys, sells, dividends, interest, fees and taxes move cash
+    else the activity's price or cost per share, else no flow: see `unit_price`); buys, sells, dividends, interest, fees and taxes move cash
     inside it. An account that records no cash: a buy is an inflow of quantity × price +
     fee, a sell an outflow of its net proceeds, a dividend or interest an outflow of its net
     amount (amount − fee), a standalone fee or tax an inflow of its amount, an opening
@@ -129,21 +139,21 @@ def external_flows(activities: Iterable[Activity], closes_by_day: Mapping[date, 
     close = _close_lookup(closes_by_day)
     out: dict[date, Decimal] = {}
 
-    def at_close(a: Activity) -> Decimal:
+    def at_close(a: Activity) -> Decimal | None:
         price = close(a.symbol, a.date)
         if price is None:
-            price = a.price
-        if price is None:
-            raise ValueError(f"No close for {a.symbol} on or before {a.date.isoformat()} and no price "
-                             "on the activity: the flow of this transfer cannot be valued.")
-        return EXACT.multiply(a.quantity, price)
+            price = unit_price(a)
+        # nothing to value it with: the holding counts for nothing in the values either
+        # (webapp/domain/performance.Replay) until its first close, so no flow either
+        return None if price is None else EXACT.multiply(a.quantity, price)
 
     for a in activities:
         fee = a.fee or ZERO
         if a.type in ("transfer_in", "opening"):
             flow = at_close(a)
         elif a.type == "transfer_out":
-            flow = EXACT.minus(at_close(a))
+            flow = at_close(a)
+            flow = None if flow is None else EXACT.minus(flow)
         elif a.account in records_cash:
             flow = {"deposit": a.amount, "withdrawal": EXACT.minus(a.amount) if a.amount is not None else None}.get(a.type)
         elif a.type == "buy":

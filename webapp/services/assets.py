@@ -227,18 +227,24 @@ def price_new_instruments(instrument_ids: list[int]) -> None:
 
 
 def want_history(symbol: str) -> bool:
-    """A symbol whose daily closes a page needs (a benchmark): create its instrument and load
-    its history once (queue `low`). True when it has (some) history already."""
+    """A symbol whose daily closes a page needs (a benchmark): its history is loaded once, by a
+    job (queue `low`) that creates the instrument if nobody holds it (a page's GET writes
+    nothing). True when it has (some) history already."""
     from webapp.services import jobs
     from webapp.services.portfolio.reconstruct import RECONSTRUCT_DAYS
 
-    inst = instrument_for(symbol, "etf" if symbol.startswith("^") else "stock")
-    db.session.commit()
-    if db.session.scalar(sa.select(Quote.id).where(Quote.instrument_id == inst.id).limit(1)) is not None:
+    inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    if inst is not None and db.session.scalar(
+            sa.select(Quote.id).where(Quote.instrument_id == inst.id).limit(1)) is not None:
         return True
+    from webapp.services import cache
+
     try:
-        jobs.enqueue("low", "workers.history.backfill", inst.symbol, RECONSTRUCT_DAYS * 5,
-                     job_id=f"backfill-{inst.id}", timeout=600)
+        # asked at most once an hour per symbol, however often the page is opened meanwhile
+        if cache.acquire_lock(f"history:{symbol}", 3600):
+            jobs.enqueue("low", "workers.history.backfill", symbol, RECONSTRUCT_DAYS * 5,
+                         create_as="etf" if symbol.startswith("^") else "stock",
+                         job_id=f"backfill-{symbol.encode().hex()}", timeout=600)
     except Exception:  # Redis down: asked again on the next visit
         log.exception("could not enqueue the history of %s", symbol)
     return False

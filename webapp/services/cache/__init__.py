@@ -14,7 +14,7 @@ Keys (under the configurable prefix):
   cycle:coverage                list  JSON per cycle, newest first, the last 10: held, still fresh, due,
                                       refreshed, failed, skipped for budget, per provider requests/budget
   lock:cycle                    text  held while a refresh cycle runs
-  lock:{name}                   text  short locks (first-cycle, ...)
+  lock:{name}                   text  short locks (first-cycle, history:{SYMBOL}: a benchmark's history asked, an hour)
   provider:{name}               hash  health: failures, open_until, last_success, last_error
   throttle:{provider}:{window}  int   requests spent in a rate-limit window, shared by every worker
   provider-state:{name}         text  what a provider keeps between cycles (RedisStore): e.g.

@@ -18,10 +18,16 @@ from webapp.services.pricing.refresh import (
 log = logging.getLogger(__name__)
 
 
-def backfill(symbol: str, days: int) -> dict:
+def backfill(symbol: str, days: int, create_as: str | None = None) -> dict:
     """Store up to `days` daily closes of `symbol` from the first provider in the chain
-    that has history for it. Existing rows are kept (duplicates are ignored)."""
+    that has history for it. Existing rows are kept (duplicates are ignored). An unknown
+    symbol is created with asset type `create_as` when given (a benchmark nobody holds)."""
     inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    if inst is None and create_as:
+        from webapp.services.assets import instrument_for
+
+        inst = instrument_for(symbol, create_as)
+        db.session.commit()
     if inst is None:
         return {"symbol": symbol, "stored": 0, "error": "no such instrument"}
     ref = instrument_ref(inst)
