@@ -28,6 +28,8 @@ def eve(app):
     client.first_page = client.get(account_url)  # shows the "created" flash message once
     assert post(client, f"{account_url}/holdings", {"symbol": "AAPL", "asset_type": "stock",
                                                     "quantity": "1"}).status_code == 302
+    client.activity_url = re.search(r'href="(/activities/\d+)/edit"',  # the holding's opening position
+                                    client.get(f"{account_url}/activities").get_data(as_text=True)).group(1)
     return client
 
 
@@ -145,7 +147,8 @@ def test_pages_need_nothing_the_policy_blocks(app, eve, subtests):
     """No inline script, event handler or style attribute: under the CSP they would silently not work."""
     anonymous = app.test_client()
     for client, url in [(eve, "/"), (eve, "/accounts/"), (eve, eve.account_url), (eve, f"{eve.account_url}/delete"),
-                        (anonymous, "/auth/login"), (anonymous, "/auth/register")]:
+                        (eve, f"{eve.account_url}/activities"), (eve, f"{eve.activity_url}/edit"),
+                        (eve, f"{eve.activity_url}/delete"), (anonymous, "/auth/login"), (anonymous, "/auth/register")]:
         with subtests.test(url=url):
             resp = client.get(url)
             assert resp.status_code == 200
@@ -160,8 +163,8 @@ def test_pages_need_nothing_the_policy_blocks(app, eve, subtests):
 
 # ---- the display name in the top bar, symbols, the settings pages -----------------------------
 def test_the_display_name_in_the_top_bar_is_escaped_on_every_page(eve, subtests):
-    for url in ["/", "/accounts/", eve.account_url, f"{eve.account_url}/delete", "/settings/",
-                "/settings/two-factor", "/no/such/page"]:
+    for url in ["/", "/accounts/", eve.account_url, f"{eve.account_url}/delete", f"{eve.account_url}/activities",
+                "/settings/", "/settings/two-factor", "/no/such/page"]:
         with subtests.test(url=url):
             body = eve.get(url).get_data(as_text=True)
             assert f'<a class="who" href="/settings/" title="Settings">{DISPLAY_ESCAPED}</a>' in body
@@ -187,3 +190,16 @@ def test_the_code_forms_echo_what_was_typed_escaped(app, eve):
     assert resp.status_code == 400
     body = resp.get_data(as_text=True)
     assert "<script>alert(8)" not in body and "&lt;script&gt;alert(8)" in body
+
+
+def test_the_activity_pages_escape_the_account_name_and_the_note(eve):
+    note = "<img src=x onerror=alert(9)>"
+    resp = post(eve, f"{eve.account_url}/activities", {"date": "2025-03-03", "type": "deposit", "amount": "1",
+                                                       "note": note})
+    assert resp.status_code == 302
+    deposit = re.findall(r'href="(/activities/\d+)/edit"', eve.get(f"{eve.account_url}/activities?type=deposit")
+                         .get_data(as_text=True))[0]
+    for url in (f"{eve.account_url}/activities", f"{deposit}/edit", f"{deposit}/delete"):
+        body = eve.get(url).get_data(as_text=True)
+        assert_escaped(body, NAME, NAME_ESCAPED)
+        assert note not in body and "&lt;img src=x onerror=alert(9)&gt;" in body

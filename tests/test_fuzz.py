@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -28,6 +28,7 @@ from webapp.models import (
     ACCOUNT_KINDS,
     ASSET_TYPES,
     Account,
+    Activity,
     Holding,
     Instrument,
     Quote,
@@ -151,6 +152,7 @@ def alice(app):
          client.token)
     with app.app_context():
         client.holding_id = db.session.scalar(sa.select(Holding.id))
+        client.activity_id = db.session.scalar(sa.select(Activity.id))  # the holding's opening position
     return client
 
 
@@ -349,6 +351,117 @@ def pending(app):
     return client, setup
 
 
+# ---- the activities ledger -------------------------------------------------------------------------------
+def assert_activities_clean(app):
+    from webapp.domain.ledger import ISO_4217, TYPES
+
+    today = datetime.now(timezone.utc).date()
+    with app.app_context():
+        for a in db.session.scalars(sa.select(Activity)):
+            assert a.type in TYPES, a.type
+            assert date(1900, 1, 1) <= a.date <= today, a.date
+            for v in (a.quantity, a.price, a.fee, a.amount):
+                assert v is None or (v.is_finite() and abs(v) < Decimal("1e15")), v
+            assert a.fee >= 0 and (a.quantity is None or a.quantity > 0), (a.fee, a.quantity)
+            assert a.currency is None or a.currency in ISO_4217, a.currency
+            assert clean_text(a.note, 500) and a.note == a.note.strip(), a.note
+            assert (a.ratio_numerator is None) == (a.type != "split")
+    assert_holdings_clean(app)
+
+
+def activity_ids(app) -> set[int]:
+    with app.app_context():
+        return set(db.session.scalars(sa.select(Activity.id)))
+
+
+def today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+def check_activity_add(app, alice, date=None, type="buy", symbol="MSFT", asset_type="stock", quantity="2",
+                       price="10.5", fee="", amount="", currency="", ratio="", note=""):
+    from webapp.services import ledger
+
+    form = {"date": today() if date is None else date, "type": type, "symbol": symbol, "asset_type": asset_type,
+            "quantity": quantity, "price": price, "fee": fee, "amount": amount, "currency": currency,
+            "ratio": ratio, "note": note}
+    before = activity_ids(app)
+    resp = send(alice, f"{alice.account_url}/activities", form, alice.token)
+    assert resp.status_code in (302, 400, 413)
+    assert_activities_clean(app)
+    new = activity_ids(app) - before
+    if resp.status_code != 302:
+        assert not new  # refused: nothing stored
+        return
+    with app.app_context():
+        [row] = [db.session.get(Activity, i) for i in new]
+        for name in ("quantity", "price", "fee", "amount"):
+            if getattr(row, name) and form[name].strip():
+                assert getattr(row, name) == typed_number(form[name]), name
+        if symbol.strip():
+            assert row.instrument.symbol == symbol.strip().upper()
+        ledger.delete(db.session.scalar(sa.select(User).where(User.email == "alice@example.com")), row)  # as before
+
+
+def check_dividend_add(app, alice, amount="5", fee="", quantity="", currency=""):
+    check_activity_add(app, alice, type="dividend", symbol="AAPL", quantity=quantity, price="", amount=amount,
+                       fee=fee, currency=currency)
+
+
+def check_split_add(app, alice, ratio="2:1", date=None, symbol="AAPL"):
+    check_activity_add(app, alice, type="split", symbol=symbol, quantity="", price="", ratio=ratio, date=date)
+
+
+def check_activity_edit(app, alice, account=None, date=None, type="opening", symbol="AAPL", quantity="5",
+                        price="", fee="", amount="", currency="", ratio="", note=""):
+    from webapp.services import ledger
+
+    columns = ("account_id", "instrument_id", "type", "date", "quantity", "price", "fee", "amount", "currency",
+               "note", "ratio_numerator", "ratio_denominator")
+    with app.app_context():
+        row = db.session.get(Activity, alice.activity_id)
+        before = {c: getattr(row, c) for c in columns}
+    form = {"account": str(before["account_id"]) if account is None else account,
+            "date": today() if date is None else date, "type": type, "symbol": symbol, "asset_type": "stock",
+            "quantity": quantity, "price": price, "fee": fee, "amount": amount, "currency": currency, "ratio": ratio,
+            "note": note}
+    resp = send(alice, f"/activities/{alice.activity_id}/edit", form, alice.token)
+    assert resp.status_code in (302, 400, 413)
+    assert_activities_clean(app)
+    with app.app_context():
+        row = db.session.get(Activity, alice.activity_id)
+        if resp.status_code != 302:
+            assert {c: getattr(row, c) for c in columns} == before  # refused: nothing changed
+            return
+        if quantity.strip() and row.quantity is not None:
+            assert row.quantity == typed_number(quantity)
+        moved = (row.account_id, row.instrument_id)
+        for c, v in before.items():  # back to the opening position it was
+            setattr(row, c, v)
+        ledger.sync_holdings(db.session.scalar(sa.select(User).where(User.email == "alice@example.com")),
+                             also=[moved])
+        db.session.commit()
+
+
+def check_activity_filters(app, alice, type="buy", symbol="AAPL", since="2024-01-01", until="", page="1"):
+    resp = alice.get(f"{alice.account_url}/activities", query_string={"type": type, "symbol": symbol,
+                                                                        "from": since, "to": until, "page": page})
+    assert resp.status_code == 200, resp.status_code
+    assert 'id="activity-table"' in resp.get_data(as_text=True)
+
+
+def check_gains(app, alice, cost_method="fifo", benchmark="^GSPC"):
+    resp = send(alice, "/settings/gains", {"cost_method": cost_method, "benchmark": benchmark}, alice.token)
+    assert resp.status_code in (302, 400, 413)
+    with app.app_context():
+        stored = db.session.execute(sa.select(User.cost_method, User.benchmark)
+                                    .where(User.email == "alice@example.com")).one()
+    assert stored.cost_method in ("average", "fifo") and SYMBOL_RE.match(stored.benchmark), stored
+    if resp.status_code == 302:
+        assert tuple(stored) == (cost_method, benchmark.strip().upper())
+    assert_holdings_clean(app)
+
+
 # ---- the command line: one check per command ---------------------------------------------------------
 def invoke(app, args, stdin=None):
     result = app.test_cli_runner().invoke(args=args, input=stdin)
@@ -509,6 +622,34 @@ def test_cli_user_commands(app, alice, command, email, password):
     check_user_commands(app, alice, email, password, command)
 
 
+@fuzz
+@given(type=field("buy", "sell", "dividend", "split", "opening"), symbol=field("MSFT", "aapl", ""),
+       quantity=field("2", "0.5"), price=field("10.5", ""), fee=field("", "1"), amount=field("", "5"),
+       currency=field("", "USD", "eur"), ratio=field("", "2:1"), date=field("2025-03-03", ""))
+def test_activity_add(app, alice, type, symbol, quantity, price, fee, amount, currency, ratio, date):
+    check_activity_add(app, alice, date, type, symbol, "stock", quantity, price, fee, amount, currency, ratio)
+
+
+@fuzz
+@given(type=field("opening", "buy", "sell"), symbol=field("AAPL", "MSFT"), quantity=field("5", "3"),
+       price=field("", "10"), amount=field("", "100"), account=field(""), date=field("2025-03-03"))
+def test_activity_edit(app, alice, type, symbol, quantity, price, amount, account, date):
+    check_activity_edit(app, alice, account or None, date, type, symbol, quantity, price, "", amount)
+
+
+@fuzz
+@given(type=field("buy", "split"), symbol=field("AAPL", "aapl"), since=field("2024-01-01", ""),
+       until=field("", "2030-01-01"), page=field("1", "2"))
+def test_activity_filters(app, alice, type, symbol, since, until, page):
+    check_activity_filters(app, alice, type, symbol, since, until, page)
+
+
+@fuzz
+@given(cost_method=field("average", "fifo"), benchmark=field("^GSPC", "spy", "^ixic"))
+def test_gains_settings(app, alice, cost_method, benchmark):
+    check_gains(app, alice, cost_method, benchmark)
+
+
 # ---- every listed value in every field -------------------------------------------------------------
 # Passwords are only hashed and compared, and choices only compared with their list: a few of the
 # nasty values are enough there; text that is stored or parsed gets all of them.
@@ -534,6 +675,15 @@ SWEEP = {
     check_prices_show: {"symbol": NASTY, "history": NASTY},
     check_users_create: {"email": NASTY, "password": FEW},
     check_user_commands: {"email": NASTY},
+    check_activity_add: {"date": NASTY, "type": FEW, "symbol": NASTY, "asset_type": FEW, "quantity": NASTY,
+                         "price": NASTY, "fee": NASTY, "amount": NASTY, "currency": NASTY, "ratio": NASTY,
+                         "note": NASTY},
+    check_dividend_add: {"amount": NASTY, "fee": NASTY, "quantity": NASTY, "currency": NASTY},
+    check_split_add: {"ratio": NASTY, "date": NASTY, "symbol": NASTY},
+    check_activity_edit: {"account": NASTY, "date": NASTY, "type": FEW, "symbol": NASTY, "quantity": NASTY,
+                          "price": NASTY, "amount": NASTY, "currency": NASTY, "note": NASTY},
+    check_activity_filters: {"type": NASTY, "symbol": NASTY, "since": NASTY, "until": NASTY, "page": NASTY},
+    check_gains: {"cost_method": FEW, "benchmark": NASTY},
 }
 
 

@@ -19,13 +19,13 @@ from rq.job import Job
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Account, Holding, Instrument, RecoveryCode, User
+from webapp.models import Account, Activity, Holding, Instrument, RecoveryCode, User
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_MESSAGE = "The form was missing its security token or it expired."
 # what every form of the app could want: were a route's CSRF check missing, this would change something
 FORM = {"name": "Forged", "institution": "Forged", "kind": "brokerage", "symbol": "FORGED", "asset_type": "stock",
-        "quantity": "7", "email": "forged@example.com", "display_name": "Forged", "password": "forged password 1",
+        "quantity": "7", "type": "buy", "date": "2025-03-03", "price": "1", "cost_method": "fifo", "benchmark": "^DJI", "email": "forged@example.com", "display_name": "Forged", "password": "forged password 1",
         "confirm": "forged password 1", "current_password": PASSWORD, "code": "123456", "remember": "y"}
 
 
@@ -43,7 +43,8 @@ def rules(app, *, methods=None, rq=False):
 
 
 def url_of(rule, ids: dict) -> str:
-    values = {"account_id": ids["account"], "holding_id": ids["holding"], "instance_number": 0,
+    values = {"account_id": ids["account"], "holding_id": ids["holding"], "activity_id": ids["activity"],
+              "instance_number": 0,
               "queue_name": "default", "registry_name": "queued", "per_page": 10, "order": "asc", "page": 1,
               "job_id": ids.get("job", "no-such-job"), "filename": "app.css"}
     _, path = rule.build({k: v for k, v in values.items() if k in rule.arguments}, append_unknown=False)
@@ -60,6 +61,7 @@ def snapshot(app):
                      User.display_name, User.is_admin),
                 rows(Account.id, Account.owner_id, Account.name, Account.institution),
                 rows(Holding.id, Holding.account_id, Holding.quantity),
+                rows(Activity.id, Activity.account_id, Activity.type, Activity.quantity, Activity.date),
                 rows(Instrument.id, Instrument.symbol),
                 rows(RecoveryCode.id, RecoveryCode.used_at))
 
@@ -76,7 +78,8 @@ def world(app):
     assert post(alice, f"{account_url}/holdings", {"symbol": "AAPL", "asset_type": "stock",
                                                    "quantity": "3"}).status_code == 302
     with app.app_context():
-        ids = {"account": db.session.scalar(sa.select(Account.id)), "holding": db.session.scalar(sa.select(Holding.id))}
+        ids = {"account": db.session.scalar(sa.select(Account.id)), "holding": db.session.scalar(sa.select(Holding.id)),
+               "activity": db.session.scalar(sa.select(Activity.id))}  # the holding's opening position
     return {"alice": alice, "admin": admin, "ids": ids}
 
 
@@ -90,7 +93,8 @@ def test_the_route_enumeration_sees_the_forms(app):
     assert {"auth.login", "auth.register", "auth.logout", "auth.login_code", "accounts.index", "accounts.rename",
             "accounts.delete", "accounts.add_holding", "accounts.edit_quantity", "accounts.delete_holding",
             "settings.change_password", "settings.two_factor_setup", "settings.two_factor_disable",
-            "settings.recovery_codes"} <= found
+            "settings.recovery_codes", "settings.gains", "activities.index", "activities.edit",
+            "activities.delete"} <= found
     rq = {rule.endpoint for rule, _ in rules(app, methods=STATE_CHANGING, rq=True)}
     assert {"rq_dashboard.delete_job_view", "rq_dashboard.requeue_job_view", "rq_dashboard.empty_queue"} <= rq
 

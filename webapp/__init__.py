@@ -51,10 +51,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin.ops)
     admin.init_rq_dashboard(app)
-    from webapp.blueprints import analysis, splits
+    from webapp.blueprints import activities, analysis, splits
 
     app.register_blueprint(analysis.bp)
     app.register_blueprint(splits.bp)
+    app.register_blueprint(activities.bp)
     from webapp.blueprints import ledger_files, performance
 
     app.register_blueprint(ledger_files.bp)

@@ -1,4 +1,5 @@
-"""A user's own settings: the base currency, the password, and two-factor login (TOTP with recovery codes)."""
+"""A user's own settings: the base currency, gains (the cost method and the benchmark), the password, and
+two-factor login (TOTP with recovery codes)."""
 from __future__ import annotations
 
 import segno
@@ -21,6 +22,7 @@ from webapp.web.forms import (
     BaseCurrencyForm,
     ChangePasswordForm,
     EnableTwoFactorForm,
+    GainsForm,
     TwoFactorPasswordForm,
 )
 
@@ -59,11 +61,14 @@ def _no_store(resp):
     return resp
 
 
-def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, currency_form=None, **extra):
+def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, currency_form=None,
+          gains_form=None, **extra):
     user = current_user
     return render_template(
         "settings/index.html",
         currency_form=currency_form or BaseCurrencyForm(formdata=None, currency=user.base_currency),
+        gains_form=gains_form or GainsForm(formdata=None, cost_method=user.cost_method or "average",
+                                           benchmark=user.benchmark or "^GSPC"),
         password_form=password_form or ChangePasswordForm(formdata=None),
         disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
         codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
@@ -94,6 +99,20 @@ def base_currency():
     flash(f"Your portfolio is now valued in {new}. Holdings in a currency without an exchange rate "
           f"are shown apart, in their own currency.", "success")
     return redirect(url_for(".index"))
+
+
+@bp.post("/gains")
+def gains():
+    """The cost method (a change re-derives the holdings' cost bases and revalues the portfolio
+    now) and the benchmark symbol."""
+    form = GainsForm()
+    if not form.validate_on_submit():
+        return _page(400, gains_form=form)
+    switched = users.set_gains(current_user, form.cost_method.data, form.benchmark.data)
+    method = {"average": "average cost", "fifo": "FIFO (first in, first out)"}[form.cost_method.data]
+    flash(f"Cost bases and gains are now worked out by {method}." if switched else "Gains settings saved.",
+          "success")
+    return redirect(url_for(".index") + "#gains")
 
 
 @bp.post("/password")

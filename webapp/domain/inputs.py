@@ -5,6 +5,7 @@ Pure: no Flask, no forms. Forms (webapp/web/forms.py), the CSV import and the CL
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 # no spaces, controls or the characters that delimit addresses in mail headers and HTML
@@ -81,3 +82,33 @@ def parse_cost(text: str | None) -> Decimal | None:
     if d < 0 or d.is_signed():
         raise ValueError("A cost cannot be negative.")
     return _storable(d, "amount")
+
+
+def parse_number(text: str | None, noun: str = "number") -> Decimal | None:
+    """An optional exact number of either sign (blank: None): finite, below 10^15 in size, at
+    most 10 decimal places. Whether it may be zero or negative is for the caller to say (the
+    ledger's checks do, with their own messages)."""
+    if not (text or "").strip():
+        return None
+    d = _finite_decimal(text, noun)
+    _storable(d.copy_abs(), noun)
+    return d.copy_abs() if d == 0 else d  # -0 is 0
+
+
+EARLIEST_DAY = date(1900, 1, 1)
+
+
+def parse_day(text: str | None) -> date:
+    """A calendar day written YYYY-MM-DD (what a date input sends), from 1900 on."""
+    raw = (text or "").strip()
+    if not raw:
+        raise ValueError("Enter the date (YYYY-MM-DD).")
+    try:
+        if len(raw) > 10 or not raw.isascii():
+            raise ValueError
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError(f"“{raw[:40]}” is not a date: write it as YYYY-MM-DD, like 2025-03-14.") from None
+    if day < EARLIEST_DAY:
+        raise ValueError("Enter a date from 1900 on.")
+    return day

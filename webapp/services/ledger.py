@@ -12,6 +12,7 @@ Every query names the owner: another user's activity id looks like no activity a
 """
 from __future__ import annotations
 
+import decimal
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -21,6 +22,7 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from webapp.domain import ledger as domain
+from webapp.domain.inputs import MAX_QUANTITY
 from webapp.domain.splits import Ratio
 from webapp.extensions import db
 from webapp.models import Account, Activity, Holding, Instrument, User
@@ -175,8 +177,22 @@ def _check(user: User, replaced: dict[int, domain.Activity | None], added: list[
         raise Refused(problems)
     try:
         domain.positions(ledger)
+        _within_limits(ledger)
     except domain.LedgerError as exc:
         raise Refused([str(exc)]) from None
+    except (decimal.InvalidOperation, decimal.Overflow):  # splits upon splits: past 80 exact digits
+        raise Refused(["That makes a quantity too large to keep exactly."]) from None
+
+
+def _within_limits(ledger: list[domain.Activity]) -> None:
+    """Refuse a holding its row could not store: a quantity or a cost basis (by either cost
+    method, which the user may switch to) of 10^15 or more."""
+    for method in domain.METHODS:
+        for (_, symbol), open_lots in domain.lots(ledger, method).items():
+            quantity, cost = domain.totals(open_lots)
+            if quantity >= MAX_QUANTITY or (cost is not None and cost >= MAX_QUANTITY):
+                raise Refused([f"That makes the {symbol} holding too large: its quantity and its cost must "
+                               f"stay below 1,000,000,000,000,000."])
 
 
 def _as_domain(account: Account, change: Change, base: str) -> domain.Activity:

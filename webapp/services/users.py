@@ -158,3 +158,21 @@ def change_password(user: User, password: str) -> None:
 def set_base_currency(user: User, currency: str) -> None:
     user.base_currency = currency
     db.session.commit()
+
+
+def set_gains(user: User, cost_method: str, benchmark: str) -> bool:
+    """Set how gains are worked out (the cost method) and the benchmark. A new cost method
+    re-derives the cost bases of the holdings the ledger governs and revalues the portfolio
+    now; returns whether it changed."""
+    switched = (user.cost_method or "average") != cost_method
+    user.cost_method, user.benchmark = cost_method, benchmark
+    if switched:
+        from webapp.services.ledger import sync_holdings
+
+        sync_holdings(user)
+    db.session.commit()
+    if switched:
+        from webapp.services.assets import portfolio_changed
+
+        portfolio_changed(user.id)
+    return switched

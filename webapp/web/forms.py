@@ -228,3 +228,19 @@ class ChangePasswordForm(FlaskForm):
         DataRequired("Type the new password again."),
         EqualTo("password", message="The two passwords do not match."),
     ])
+
+
+# ---- gains: the cost method and the benchmark -------------------------------------------------
+COST_METHODS = {"average": "Average cost (default)", "fifo": "FIFO (first in, first out)"}
+
+
+def check_cost_method(form, field):
+    if field.data not in COST_METHODS:
+        raise ValidationError("Choose average cost or FIFO.")
+
+
+class GainsForm(FlaskForm):
+    cost_method = SelectField("Cost method", choices=list(COST_METHODS.items()), validate_choice=False,
+                              validators=[check_cost_method])
+    benchmark = StringField("Benchmark symbol", validators=[check_symbol], filters=[normalise_symbol],
+                            render_kw={"placeholder": "^GSPC", "autocomplete": "off"})
