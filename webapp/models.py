@@ -145,6 +145,10 @@ class Holding(db.Model):
     instrument_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("instruments.id"), index=True)
     quantity: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(28, 10))
     cost_basis: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+    # the cost basis in `cost_base_currency` (the owner's base currency when the ledger last
+    # wrote it), each lot at its acquisition day's rate; NULL: not known (webapp/services/ledger.sync_holdings)
+    cost_basis_base: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+    cost_base_currency: so.Mapped[Optional[str]] = so.mapped_column(sa.String(3))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

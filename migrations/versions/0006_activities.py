@@ -11,6 +11,11 @@ its quantity before them, followed by one `split` activity each; when undoing a 
 not give back the same quantity to the last of its 10 places (a rounded reverse split), it
 opens on the last split's day with today's quantity instead. Values, cost bases and the
 value history are untouched (tests/test_ledger_migration.py).
+
+Holdings also get `cost_basis_base` and `cost_base_currency` (the cost basis in the owner's
+base currency at the acquisition days' rates), NULL here: the ledger writes them
+(webapp/services/ledger.sync_holdings) at the next change, and until then gains are
+converted as before.
 """
 from datetime import datetime, time, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -65,6 +70,10 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cost_method', sa.String(length=10), server_default='average', nullable=False))
         batch_op.add_column(sa.Column('benchmark', sa.String(length=20), server_default='^GSPC', nullable=False))
+    with op.batch_alter_table('holdings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cost_basis_base', webapp.types.ExactDecimal(precision=28, scale=10),
+                                      nullable=True))
+        batch_op.add_column(sa.Column('cost_base_currency', sa.String(length=3), nullable=True))
     _openings()
 
 
@@ -127,6 +136,9 @@ def _openings():
 
 
 def downgrade():
+    with op.batch_alter_table('holdings', schema=None) as batch_op:
+        batch_op.drop_column('cost_base_currency')
+        batch_op.drop_column('cost_basis_base')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('benchmark')
         batch_op.drop_column('cost_method')

@@ -35,6 +35,9 @@ class Position:
     asset_type: str
     quantity: Decimal
     cost: Decimal | None = None  # what the whole holding cost, in the currency it is quoted in
+    # what it cost in the valuation's base currency, each lot at its acquisition day's rate;
+    # None: not known (or worked out in another base currency): `cost` at today's rate instead
+    base_cost: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -257,14 +260,25 @@ def value_portfolio(
 
 
 def _gains(hv: HoldingValue, pos: Position, q: PriceInfo, base: str, fx, account: AccountValue) -> None:
-    """Unrealized gain against the cost, and the change since the previous close: in the quote
-    currency, and converted at today's rate (gains on the exchange rate itself are not split out)."""
+    """Unrealized gain against the cost, and the change since the previous close, in the quote
+    currency and in the base currency.
+
+    In the base currency the gain is the value at today's rate less the cost at the rates of
+    the days the shares were acquired (`pos.base_cost`, which the ledger works out), so it
+    includes the currency's move since then; the account and portfolio sums then count that
+    cost. When that cost is not known (a rate or a cost missing, a holding no activity
+    governs) the gain in the quote currency is converted at today's rate, cost likewise. The
+    day change is always converted at today's rate."""
     base_cost = None
     if pos.cost is not None:
         hv.cost = pos.cost
         hv.gain = EXACT.subtract(hv.value, pos.cost)
-        hv.base_gain = convert(hv.gain, q.currency, base, fx)
-        base_cost = convert(pos.cost, q.currency, base, fx)
+        if pos.base_cost is not None and hv.base_value is not None:
+            base_cost = pos.base_cost
+            hv.base_gain = EXACT.subtract(hv.base_value, base_cost)
+        else:
+            hv.base_gain = convert(hv.gain, q.currency, base, fx)
+            base_cost = convert(pos.cost, q.currency, base, fx)
     if q.previous_close is not None and q.previous_close > 0:
         hv.previous_close = q.previous_close
         hv.day_change = EXACT.multiply(pos.quantity, EXACT.subtract(q.price, q.previous_close))

@@ -117,6 +117,7 @@ def add_holding(account: Account, symbol: str, asset_type: str, quantity: Decima
         existing.quantity = total
         existing.cost_basis = existing.cost_basis + cost if existing.cost_basis is not None and cost is not None \
             else None
+        existing.cost_basis_base = None  # the ledger's next sync works it out again
         db.session.add(_opening(account.id, inst.id, quantity, cost))
         db.session.commit()
         return existing
@@ -152,6 +153,7 @@ def set_quantity(holding: Holding, quantity: Decimal) -> None:
     openings = _openings_or_refuse(holding)
     _reopen(holding, openings, quantity, holding.cost_basis)
     holding.quantity = quantity
+    holding.cost_basis_base = None  # the ledger's next sync works it out again
     db.session.commit()
 
 
@@ -159,6 +161,7 @@ def set_cost(holding: Holding, cost: Decimal | None) -> None:
     openings = _openings_or_refuse(holding)
     _reopen(holding, openings, holding.quantity, cost)
     holding.cost_basis = cost
+    holding.cost_basis_base = None  # the ledger's next sync works it out again
     db.session.commit()
 
 

@@ -100,7 +100,7 @@ def apply(preview: Preview) -> list[int]:
         t = Holding.__table__
         db.session.execute(
             t.update().where(t.c.id == sa.bindparam("hid")).values(
-                quantity=sa.bindparam("q"), cost_basis=sa.bindparam("c")),
+                quantity=sa.bindparam("q"), cost_basis=sa.bindparam("c"), cost_basis_base=None),
             updates,
         )
     _openings(inserts, [key for key in held if key in {(r.account_id, existing[r.symbol]) for r in preview.rows

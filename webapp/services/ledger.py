@@ -22,10 +22,12 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from webapp.domain import ledger as domain
+from webapp.domain.base_currency import MissingRate, in_base
 from webapp.domain.inputs import MAX_QUANTITY
 from webapp.domain.splits import Ratio
 from webapp.extensions import db
 from webapp.models import Account, Activity, Holding, Instrument, User
+from webapp.services.portfolio.market_data import Rates
 
 log = logging.getLogger(__name__)
 
@@ -281,33 +283,77 @@ def changed(user: User, days: Iterable[date], also: Iterable[tuple[int, int | No
 
 
 def sync_holdings(user: User, also: Iterable[tuple[int, int | None]] = ()) -> None:
-    """Write every governed pair's holding from the ledger (by the user's cost method); a pair
+    """Write every governed pair's holding from the ledger (by the user's cost method): its
+    quantity and cost basis, and that cost basis in the user's base currency, each lot at its
+    acquisition day's rate (NULL when a rate or a cost is missing; `_lots_in_base`). A pair
     whose quantity came to zero has no holding. `also`: pairs that may have lost their last
     activity (their holding goes too). Does not commit."""
     rows = _rows(user.id)
-    ledger = [to_domain(a, sym, ccy, user.base_currency) for a, sym, ccy in rows]
+    base, method = user.base_currency, user.cost_method or "average"
+    ledger = [to_domain(a, sym, ccy, base) for a, sym, ccy in rows]
     governed = {(a.account_id, a.instrument_id) for a, _, _ in rows if a.instrument_id is not None}
     governed |= {p for p in also if p[1] is not None}
     symbol_of = {a.instrument_id: sym for a, sym, _ in rows if a.instrument_id is not None}
+    # an opening left without a currency is taken in the instrument's, once known: until then
+    # its base cost could be read in the wrong currency, so it stays unknown
+    unknown_ccy = {sym for a, sym, ccy in rows if sym is not None and a.currency is None and ccy is None}
     try:
-        open_lots = domain.lots(ledger, user.cost_method or "average")
+        open_lots = domain.lots(ledger, method)
+        base_lots = _lots_in_base(ledger, base, method, skip=unknown_ccy)
     except domain.LedgerError:  # checked before every change; never leave holdings half-written
         log.exception("the ledger of user %s does not hold together; holdings left as they were", user.id)
         return
     existing = {(h.account_id, h.instrument_id): h for h in db.session.scalars(
         sa.select(Holding).join(Account, Account.id == Holding.account_id).where(Account.owner_id == user.id))}
     for account_id, instrument_id in governed:
-        quantity, cost = domain.totals(open_lots.get((account_id, symbol_of.get(instrument_id)), []))
+        key = (account_id, symbol_of.get(instrument_id))
+        quantity, cost = domain.totals(open_lots.get(key, []))
+        cost_base = _stored(domain.totals(base_lots[key])[1]) if key in base_lots and cost is not None else None
         h = existing.get((account_id, instrument_id))
         if quantity <= 0:
             if h is not None:
                 db.session.delete(h)
         elif h is None:
             db.session.add(Holding(account_id=account_id, instrument_id=instrument_id, quantity=quantity,
-                                   cost_basis=cost))
-        elif (h.quantity, h.cost_basis) != (quantity, cost):
-            h.quantity, h.cost_basis = quantity, cost
+                                   cost_basis=cost, cost_basis_base=cost_base, cost_base_currency=base))
+        elif (h.quantity, h.cost_basis, h.cost_basis_base, h.cost_base_currency) != (quantity, cost, cost_base, base):
+            h.quantity, h.cost_basis, h.cost_basis_base, h.cost_base_currency = quantity, cost, cost_base, base
     db.session.flush()
+
+
+_LOT_TYPES = domain.QUANTITY_TYPES | {"split"}
+
+
+def _stored(amount: Decimal | None) -> Decimal | None:
+    """What the column keeps (10 places), so an unchanged holding compares equal; None when
+    it does not fit."""
+    try:
+        return None if amount is None else Holding.__table__.c.cost_basis_base.type.coerce(amount)
+    except ValueError:
+        return None
+
+
+def _lots_in_base(ledger: list[domain.Activity], base: str, method: str,
+                  skip: Iterable[str] = ()) -> dict[tuple[int, str], list[domain.Lot]]:
+    """The open lots per (account, symbol) with their cost in `base`, each activity's money at
+    its own day's rate (webapp.domain.base_currency.in_base), replayed symbol by symbol (a
+    transfer moves lots between accounts, never between symbols). A symbol with an activity
+    on a day before any stored rate of its currency, or in `skip`, is left out. The rates are
+    read once, in one window: none at all when every activity is in `base`."""
+    by_symbol: dict[str, list[domain.Activity]] = {}
+    for a in ledger:
+        if a.symbol is not None and a.type in _LOT_TYPES and a.symbol not in skip:
+            by_symbol.setdefault(a.symbol, []).append(a)
+    foreign = [a for acts in by_symbol.values() for a in acts if a.currency != base and a.type != "split"]
+    rate = Rates.read({a.currency for a in foreign}, base, min(a.date for a in foreign),
+                      max(a.date for a in foreign)) if foreign else None
+    out: dict[tuple[int, str], list[domain.Lot]] = {}
+    for activities in by_symbol.values():
+        try:
+            out.update(domain.lots(in_base(activities, base, rate), method))
+        except MissingRate:
+            continue
+    return out
 
 
 def is_governed(holding: Holding) -> bool:

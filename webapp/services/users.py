@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from webapp.domain import totp
 from webapp.extensions import db
 from webapp.models import RecoveryCode, User, new_session_token, utcnow
+from webapp.services import ledger
 
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # base32: 16 characters carry 80 bits
@@ -156,7 +157,10 @@ def change_password(user: User, password: str) -> None:
 
 
 def set_base_currency(user: User, currency: str) -> None:
+    """Set the base currency; the ledger re-derives the holdings' cost in it (at the
+    acquisition days' rates) in the same commit."""
     user.base_currency = currency
+    ledger.sync_holdings(user)
     db.session.commit()
 
 

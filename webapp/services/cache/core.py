@@ -117,23 +117,32 @@ class Positions(NamedTuple):
 def encode_positions(fingerprint: str, currency: str, accounts: Iterable[AccountRef],
                      holdings: Iterable[tuple]) -> str:
     """The cached document: holdings are (holding id, account id, instrument id, symbol,
-    asset type, quantity, cost or None). The fingerprint goes first, where the write script reads it."""
+    asset type, quantity, cost or None, cost in `currency` or None). The fingerprint goes
+    first, where the write script reads it."""
     doc = {
         "currency": currency,
         "accounts": [[a.id, a.name] for a in accounts],
-        "holdings": [[h, a, i, s, t, format(q, "f"), None if c is None else format(c, "f")]
-                     for h, a, i, s, t, q, c in holdings],
+        "holdings": [[h, a, i, s, t, format(q, "f"), _text(c), _text(b)] for h, a, i, s, t, q, c, b in holdings],
     }
     return fingerprint + "\n" + json.dumps(doc, separators=(",", ":"))
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else format(amount, "f")
+
+
+def _number(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def decode_positions(raw: bytes) -> Positions:
     doc = json.loads(raw[raw.index(b"\n") + 1 :])
     instruments = {}
     positions = []
-    for h, a, i, s, t, q, *rest in doc["holdings"]:  # documents cached before costs have 6 fields
-        cost = rest[0] if rest else None
-        positions.append(Position(h, a, s, t, Decimal(q), None if cost is None else Decimal(cost)))
+    # documents cached before costs have 6 fields, before base costs 7
+    for h, a, i, s, t, q, *rest in doc["holdings"]:
+        cost, base_cost = (rest + [None, None])[:2]
+        positions.append(Position(h, a, s, t, Decimal(q), _number(cost), _number(base_cost)))
         instruments[s] = i
     return Positions(doc["currency"], [AccountRef(a, n) for a, n in doc["accounts"]], positions, instruments)
 

@@ -28,14 +28,15 @@ class Holdings(NamedTuple):
 
     currency: str
     accounts: list[AccountRef]
-    holdings: list[tuple]  # hid, account, instrument, symbol, type, quantity, cost
+    # hid, account, instrument, symbol, type, quantity, cost, cost in `currency` (None: unknown)
+    holdings: list[tuple]
 
     def positions(self) -> list[Position]:
-        return [Position(h, a, s, t, q, c) for h, a, _, s, t, q, c in self.holdings]
+        return [Position(h, a, s, t, q, c, b) for h, a, _, s, t, q, c, b in self.holdings]
 
     def fingerprint(self) -> str:
         per_account = {a.id: (0, ZERO) for a in self.accounts}
-        for _, a, _, _, _, q, _ in self.holdings:
+        for _, a, _, _, _, q, _, _ in self.holdings:
             n, total = per_account[a]
             per_account[a] = (n + 1, EXACT.add(total, q))
         return positions_fingerprint(per_account, self.currency)
@@ -50,6 +51,7 @@ def load_holdings(user_ids: Sequence[int]) -> dict[int, Holdings]:
             out[uid] = Holdings(ccy, [], [])
         rows = db.session.execute(
             sa.select(Account.owner_id, Account.id, Account.name, Holding.id, Holding.quantity, Holding.cost_basis,
+                      Holding.cost_basis_base, Holding.cost_base_currency,
                       Instrument.id, Instrument.symbol, Instrument.asset_type)
             .select_from(Account)
             .outerjoin(Holding, Holding.account_id == Account.id)
@@ -58,7 +60,7 @@ def load_holdings(user_ids: Sequence[int]) -> dict[int, Holdings]:
             .order_by(Account.owner_id, Account.id, Holding.id)
         )
         seen: set[int] = set()
-        for owner, acc_id, acc_name, hid, qty, cost, iid, symbol, asset_type in rows:
+        for owner, acc_id, acc_name, hid, qty, cost, cost_base, cost_ccy, iid, symbol, asset_type in rows:
             user = out.get(owner)
             if user is None:
                 continue
@@ -66,7 +68,9 @@ def load_holdings(user_ids: Sequence[int]) -> dict[int, Holdings]:
                 seen.add(acc_id)
                 user.accounts.append(AccountRef(acc_id, acc_name))
             if hid is not None:
-                user.holdings.append((hid, acc_id, iid, symbol, asset_type, qty, cost))
+                # the base cost counts only in the currency it was worked out in
+                user.holdings.append((hid, acc_id, iid, symbol, asset_type, qty, cost,
+                                      cost_base if cost_ccy == user.currency else None))
     return out
 
 
@@ -75,7 +79,7 @@ def value_users(user_ids: Sequence[int]) -> dict[int, Valuation]:
     if not user_ids:
         return {}
     loaded = load_holdings(user_ids)
-    quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _, _ in h.holdings})
+    quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, *_ in h.holdings})
     fx = rates_if_needed((h.currency for h in loaded.values()), quotes.values())
     return {uid: value_portfolio(h.accounts, h.positions(), quotes, h.currency, fx) for uid, h in loaded.items()}
 
@@ -86,7 +90,7 @@ def recompute_users(user_ids: Sequence[int], *, snapshot: bool = True) -> set[in
     for start in range(0, len(user_ids), BATCH):
         chunk = list(user_ids[start : start + BATCH])
         loaded = load_holdings(chunk)
-        quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, _, _, _ in h.holdings})
+        quotes = current_quotes({s: i for h in loaded.values() for _, _, i, s, *_ in h.holdings})
         fx = rates_if_needed((h.currency for h in loaded.values()), quotes.values())
         entries, rows = {}, {}
         unconverted: set[str] = set()
