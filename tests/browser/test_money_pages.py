@@ -137,7 +137,11 @@ def test_pages_fit_a_phone_screen(browse, server, app, pat):
                          ("/portfolio/history?range=1Y", ["#portfolio-history svg.chart"]),
                          ("/accounts/", ["table"]),
                          ("/settings/", ["#currency select"]),
-                         ("/accounts/import", ["form"])):
+                         ("/accounts/import", ["form"]),
+                         ("/activities/import", ["form"]),
+                         ("/portfolio/returns?period=ALL", ["h1"]),
+                         ("/portfolio/gains", ["#unrealized .table-wrap"]),
+                         ("/portfolio/income", ["h1"])):
         page.goto(url)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{url} is {overflow}px wider than the screen"
@@ -148,5 +152,8 @@ def test_pages_fit_a_phone_screen(browse, server, app, pat):
     page.goto("/accounts/")
     page.get_by_role("link", name="Fidelity Brokerage").click()
     expect(page.locator("h1")).to_have_text("Fidelity Brokerage")
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    page.get_by_role("link", name="Activities").click()  # its ledger: the opening positions of its holdings
+    expect(page.locator("table.activities")).to_contain_text("Opening position")
     assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     browse.assert_no_console_errors()
