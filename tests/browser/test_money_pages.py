@@ -152,8 +152,10 @@ def test_pages_fit_a_phone_screen(browse, server, app, pat):
     page.goto("/accounts/")
     page.get_by_role("link", name="Fidelity Brokerage").click()
     expect(page.locator("h1")).to_have_text("Fidelity Brokerage")
+    page.wait_for_load_state("load")  # the text is there before the stylesheet: measure once it applies
     assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     page.get_by_role("link", name="Activities").click()  # its ledger: the opening positions of its holdings
     expect(page.locator("table.activities")).to_contain_text("Opening position")
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     browse.assert_no_console_errors()
