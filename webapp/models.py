@@ -284,3 +284,7 @@ class ApiToken(db.Model):
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
