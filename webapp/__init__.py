@@ -136,7 +136,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     def page(status: int, title: str, message: str):
         if api_errors.is_api_request():  # the JSON API answers in its own error shape, even off its routes
-            return api_errors.handle(_as_http_error(status))
+            return api_errors.response(status, message)
         return render_template("error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(CSRFError)
@@ -196,12 +196,6 @@ def _register_error_handlers(app: Flask) -> None:
     def server_error(e):
         db.session.rollback()
         return page(500, "Something went wrong", "The error was logged. Please try again.")
-
-
-def _as_http_error(status: int):
-    from werkzeug.exceptions import default_exceptions
-
-    return default_exceptions[status]()
 
 
 # htmx sends these headers with "true" only; the others carry ids and the page's URL
