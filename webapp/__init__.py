@@ -60,6 +60,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.register_blueprint(ledger_files.bp)
     app.register_blueprint(performance.bp)
+    from webapp.blueprints import api
+    from webapp.blueprints.api import docs as api_docs
+
+    app.extensions["folio_api"] = api.init_app(app)
+    app.register_blueprint(api_docs.page)
 
     from webapp import cli
     from webapp.web import filters
@@ -127,7 +132,11 @@ def _derive_settings(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
+    from webapp.blueprints.api import errors as api_errors
+
     def page(status: int, title: str, message: str):
+        if api_errors.is_api_request():  # the JSON API answers in its own error shape, even off its routes
+            return api_errors.response(status, message)
         return render_template("error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(CSRFError)
@@ -158,6 +167,8 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(e):
+        if api_errors.is_api_request():
+            return api_errors.handle(e)
         if request.endpoint in ("auth.login", "auth.login_code"):
             from webapp.blueprints.auth import login_rate_limited
 

@@ -102,6 +102,8 @@ def from_environment() -> dict[str, object]:
         "SYMBOL_SEARCH_TIMEOUT": _float("SYMBOL_SEARCH_TIMEOUT", 2.0),
         "SYMBOL_SEARCH_CACHE_SECONDS": _int("SYMBOL_SEARCH_CACHE_SECONDS", 3600),
         "SYMBOL_SEARCH_RATE_LIMIT": os.environ.get("SYMBOL_SEARCH_RATE_LIMIT") or "60 per minute",
+        # JSON API requests per token (webapp/blueprints/api/auth.py)
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT") or "120 per minute",
         "SIMULATED_STEP_SECONDS": _int("SIMULATED_STEP_SECONDS", 60),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "ALERT_WEBHOOK_URL": os.environ.get("ALERT_WEBHOOK_URL") or None,

@@ -262,3 +262,29 @@ class Activity(db.Model):
 
     account: so.Mapped[Account] = so.relationship(back_populates="activities")
     instrument: so.Mapped[Optional[Instrument]] = so.relationship(lazy="joined")
+
+
+class ApiToken(db.Model):
+    """A personal access token for the JSON API (/api/v1): only the SHA-256 of the token is
+    stored; the token itself is shown once, when it is created (webapp/services/api_tokens.py)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    scopes: so.Mapped[str] = so.mapped_column(sa.String(40), default="read")  # "read" or "read write"
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    last_used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    revoked_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()

@@ -17,8 +17,9 @@ from flask_login import current_user, login_required, login_user
 
 from webapp.domain import totp
 from webapp.extensions import limiter
-from webapp.services import users
+from webapp.services import api_tokens, users
 from webapp.web.forms import (
+    ApiTokenForm,
     BaseCurrencyForm,
     ChangePasswordForm,
     EnableTwoFactorForm,
@@ -62,7 +63,7 @@ def _no_store(resp):
 
 
 def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, currency_form=None,
-          gains_form=None, **extra):
+          gains_form=None, token_form=None, **extra):
     user = current_user
     return render_template(
         "settings/index.html",
@@ -73,6 +74,9 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
         disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
         codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
         codes_left=users.recovery_codes_left(user) if user.has_two_factor else 0,
+        token_form=token_form or ApiTokenForm(formdata=None),
+        tokens=api_tokens.tokens_of(user),
+        token_active=api_tokens.is_active,
         **extra,
     ), status
 
@@ -209,3 +213,32 @@ def recovery_codes():
     codes = users.regenerate_recovery_codes(current_user)
     return _no_store(current_app.make_response(render_template("settings/recovery_codes.html", codes=codes,
                                                                renewed=True)))
+
+
+# ---- personal access tokens for the JSON API ------------------------------------------------------
+
+
+@bp.post("/api-tokens")
+def create_api_token():
+    """Create a token and show it, this once (only its hash is stored)."""
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _page(400, token_form=form)
+    try:
+        created = api_tokens.create(current_user, form.name.data, form.scopes.data, form.days.data)
+    except api_tokens.TokenError as exc:
+        form.name.errors.append(str(exc))
+        return _page(409 if "already" in str(exc) else 400, token_form=form)
+    return _no_store(current_app.make_response(_page(201, new_token=created.secret, new_token_row=created.token)))
+
+
+@bp.post("/api-tokens/<int(max=2147483647):token_id>/revoke")
+def revoke_api_token(token_id: int):
+    token = api_tokens.token_of(current_user.id, token_id)
+    if token is None:
+        from flask import abort
+
+        abort(404)
+    if api_tokens.revoke(token):
+        flash(f"Token “{token.name}” revoked: it no longer works.", "info")
+    return redirect(url_for(".index") + "#api-tokens")

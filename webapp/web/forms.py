@@ -8,11 +8,12 @@ from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from webapp.domain.inputs import (  # noqa: F401  (re-exported: forms are where views look for them)
     CONTROL_RE,
@@ -244,3 +245,14 @@ class GainsForm(FlaskForm):
                               validators=[check_cost_method])
     benchmark = StringField("Benchmark symbol", validators=[check_symbol], filters=[normalise_symbol],
                             render_kw={"placeholder": "^GSPC", "autocomplete": "off"})
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(message="Give the token a name."),
+                                           Length(max=80, message="Keep the name under 80 characters."),
+                                           no_control_chars],
+                       filters=[lambda v: " ".join((v or "").split())],
+                       render_kw={"placeholder": "e.g. home-assistant", "autocomplete": "off"})
+    scopes = SelectField("Scopes", choices=[("read", "Read"), ("read write", "Read and write")], default="read",
+                         validate_choice=True)
+    days = IntegerField("Expires after (days; empty: never)", validators=[Optional(), NumberRange(1, 3650)])

@@ -160,3 +160,17 @@ def export_rows(user_id: int, batch: int = 1000) -> Iterator[str]:
         yield text
         if cursor is None:
             return
+
+
+def snapshots_between(user_id: int, since: datetime | None, until: datetime | None,
+                      limit: int = 5000) -> tuple[list[PortfolioSnapshot], bool]:
+    """The user's recorded and reconstructed values in [since, until) (those a split superseded
+    left out), oldest first, at most `limit` of them (the newest), and whether more were left out."""
+    S = PortfolioSnapshot
+    q = sa.select(S).where(S.user_id == user_id, S.superseded_by_split_id.is_(None))
+    if since is not None:
+        q = q.where(S.as_of >= since)
+    if until is not None:
+        q = q.where(S.as_of < until)
+    rows = list(db.session.scalars(q.order_by(S.as_of.desc(), S.id.desc()).limit(limit + 1)))
+    return rows[:limit][::-1], len(rows) > limit

@@ -83,3 +83,12 @@ def unknown_symbols(symbols: Iterable[str]) -> set[str]:
         return cache.unknown_among(symbols)
     except cache.RedisError:
         return set()
+
+
+def latest_for_symbol(symbol: str) -> tuple[Instrument, PriceInfo] | None:
+    """The instrument of that symbol and its current quote; None when it is unknown or unpriced."""
+    inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+    if inst is None:
+        return None
+    quote = current_quotes({inst.symbol: inst.id}).get(inst.symbol)
+    return (inst, quote) if quote is not None else None
