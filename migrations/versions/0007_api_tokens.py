@@ -1,6 +1,6 @@
 """personal access tokens for the JSON API
 
-Revision ID: 0008_api_tokens
+Revision ID: 0007_api_tokens
 Revises: 0006_activities
 Create Date: 2026-12-07 19:00:00
 
@@ -13,7 +13,7 @@ import webapp.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_api_tokens'
+revision = '0007_api_tokens'
 down_revision = '0006_activities'
 branch_labels = None
 depends_on = None
