@@ -1,4 +1,4 @@
-"""A user's own settings: the base currency, gains (the cost method and the benchmark), the password, and
+"""A user's own settings: the e-mail address's confirmation (resend the link), the base currency, gains (the cost method and the benchmark), the password, and
 two-factor login (TOTP with recovery codes)."""
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from flask_login import current_user, login_required, login_user
 from webapp.domain import totp
 from webapp.extensions import limiter
 from webapp.services import users
+from webapp.web import mails
 from webapp.web.forms import (
     BaseCurrencyForm,
+    ButtonForm,
     ChangePasswordForm,
     EnableTwoFactorForm,
     GainsForm,
@@ -73,6 +75,8 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
         disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
         codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
         codes_left=users.recovery_codes_left(user) if user.has_two_factor else 0,
+        email_confirmed=users.email_confirmed(user),
+        resend_form=ButtonForm(formdata=None),
         **extra,
     ), status
 
@@ -80,6 +84,25 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
 @bp.get("/")
 def index():
     return _page()
+
+
+def _resend_limit() -> str:
+    return current_app.config["RESET_ACCOUNT_RATE_LIMIT"]
+
+
+@bp.post("/email/confirm")
+@limiter.limit(_resend_limit, key_func=lambda: f"confirm-mail:{current_user.id}")
+def resend_confirmation():
+    """Mail the confirmation link again (enqueued: the job sends it)."""
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        return _page(400)
+    if users.email_confirmed(current_user):
+        flash("Your address is confirmed already.", "info")
+    else:
+        mails.confirm_address(current_user)
+        flash(f"A new confirmation link is on its way to {current_user.email}.", "success")
+    return redirect(url_for(".index") + "#email")
 
 
 @bp.post("/currency")
