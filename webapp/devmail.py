@@ -61,8 +61,11 @@ class Catcher:
 
 def start(store: Callable[[dict], None], port: int, host: str = "127.0.0.1"):
     """Start a catch-all server in a thread; the caller stops it (`.stop()`)."""
+    import logging
+
     from aiosmtpd.controller import Controller
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
     controller = Controller(Catcher(store), hostname=host, port=port)
     controller.start()
     return controller
