@@ -52,7 +52,8 @@ def test_reset_happy_path(mail_app, smtp_server):
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
     assert client.get("/accounts/").status_code == 200  # logged in
     other = mail_app.test_client()
-    assert post(other, "/auth/login", {"email": "alice@example.com", "password": "correct horse battery"}).status_code == 401
+    old = {"email": "alice@example.com", "password": "correct horse battery"}
+    assert post(other, "/auth/login", old).status_code == 401
     login(other, password=NEW)
     with mail_app.app_context():  # the mail reached the address's owner: it is confirmed too
         assert db.session.get(User, _id(mail_app)).email_confirmed_at is not None
@@ -104,7 +105,8 @@ def test_the_link_works_once(mail_app, smtp_server):
     _, link = reset_link(mail_app, smtp_server, client)
     assert post(client, local(link), {"password": NEW, "confirm": NEW}).status_code == 302
     again = mail_app.test_client()
-    for resp in (again.get(local(link)), post(again, local(link), {"password": "another one!!", "confirm": "another one!!"})):
+    other = {"password": "another one!!", "confirm": "another one!!"}
+    for resp in (again.get(local(link)), post(again, local(link), other)):
         assert resp.status_code == 400
         text = html.unescape(resp.get_data(as_text=True))
         assert "This link was used already" in text and 'href="/auth/forgot"' in text

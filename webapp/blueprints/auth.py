@@ -231,8 +231,9 @@ LINK_PROBLEMS = {
 
 
 def _link_problem(why: str, again_url: str, again_text: str):
-    return _no_store(render_template("auth/link_problem.html", message=LINK_PROBLEMS.get(why, LINK_PROBLEMS["invalid"]),
-                                     again_url=again_url, again_text=again_text), 400)
+    message = LINK_PROBLEMS.get(why, LINK_PROBLEMS["invalid"])
+    return _no_store(render_template("auth/link_problem.html", message=message, again_url=again_url,
+                                     again_text=again_text), 400)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
-"""A user's own settings: the e-mail address's confirmation (resend the link), the base currency, gains (the cost method and the benchmark), the password, and
+"""A user's own settings: the e-mail address's confirmation (resend the link), the base currency,
+gains (the cost method and the benchmark), the password, and
 two-factor login (TOTP with recovery codes)."""
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def send_test(address: str, sync: bool) -> None:
         click.echo(f"sent a test message to {address} through {current_app.config['MAIL_SERVER']}:"
                    f"{current_app.config['MAIL_PORT']}")
         return
-    job = mails.test_message(address)
+    job = mails.send_test_message(address)
     if job is None:
         fail("Redis does not answer: the message could not be queued.")
     click.echo(f"enqueued a test message to {address} (job {job.id}); a worker sends it")

@@ -15,7 +15,7 @@ def _send(template: str, to: str, subject: str, **context):
     return mail.send(to, subject, text, html)
 
 
-def _minutes(seconds: int) -> str:
+def _duration(seconds: int) -> str:
     if seconds % 86400 == 0:
         days = seconds // 86400
         return f"{days} day{'s' if days != 1 else ''}"
@@ -29,17 +29,17 @@ def _minutes(seconds: int) -> str:
 def password_reset(user: User):
     url = mail.link("auth.reset_password", token=users.make_token(user, users.RESET))
     return _send("reset_password", user.email, "Reset your Folio password", user=user, url=url,
-                 valid_for=_minutes(current_app.config["RESET_TOKEN_SECONDS"]),
+                 valid_for=_duration(current_app.config["RESET_TOKEN_SECONDS"]),
                  forgot=mail.link("auth.forgot_password"))
 
 
 def confirm_address(user: User):
     url = mail.link("auth.confirm_email", token=users.make_token(user, users.CONFIRM))
     return _send("confirm_email", user.email, "Confirm your e-mail address for Folio", user=user, url=url,
-                 valid_for=_minutes(current_app.config["CONFIRM_TOKEN_SECONDS"]))
+                 valid_for=_duration(current_app.config["CONFIRM_TOKEN_SECONDS"]))
 
 
-def test_message(to: str):
+def send_test_message(to: str):
     return _send("test", to, "Folio test message")
 
 
