@@ -283,3 +283,43 @@ def test_the_user_service_answers_for_the_alerts(app):
         assert users.email_confirmed(user) is False
         assert users.confirm_email(user) is True and users.email_confirmed(user) is True
         assert users.confirm_email(user) is False
+
+
+# ---- make run ------------------------------------------------------------------------------------------
+class Exec(Exception):
+    pass
+
+
+def run_plan(monkeypatch, tmp_path, redis_url, **env):
+    """What `make run` would start: its Procfile and its environment (nothing is started)."""
+    from webapp import run
+
+    for name in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "PUBLIC_URL", "DEVMAIL_PORT", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"REDIS_URL": redis_url, "FOLIO_DEMO": "0", **env}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(run, "INSTANCE_DIR", tmp_path)
+    monkeypatch.setattr(run, "load_dotenv", lambda: None)
+    monkeypatch.setattr(run.subprocess, "run", lambda *a, **k: None)
+
+    def execve(path, args, environ):
+        raise Exec(environ)
+
+    monkeypatch.setattr(run.os, "execve", execve)
+    with pytest.raises(Exec) as caught:
+        run.main()
+    return (tmp_path / "Procfile.run").read_text(), caught.value.args[0]
+
+
+def test_make_run_starts_a_catch_all_server_when_no_mail_server_is_set(monkeypatch, tmp_path, redis_url):
+    procfile, env = run_plan(monkeypatch, tmp_path, redis_url, PORT="5123", DEVMAIL_PORT="2599")
+    assert "mail: " in procfile and "-m webapp.devmail 2599" in procfile
+    assert (env["MAIL_SERVER"], env["MAIL_PORT"], env["MAIL_USE_TLS"]) == ("127.0.0.1", "2599", "0")
+    assert env["PUBLIC_URL"] == "http://127.0.0.1:5123"
+
+
+def test_make_run_uses_the_configured_mail_server(monkeypatch, tmp_path, redis_url):
+    procfile, env = run_plan(monkeypatch, tmp_path, redis_url, MAIL_SERVER="smtp.example.com",
+                             PUBLIC_URL="https://folio.example.com")
+    assert "devmail" not in procfile
+    assert env["MAIL_SERVER"] == "smtp.example.com" and env["PUBLIC_URL"] == "https://folio.example.com"
