@@ -116,6 +116,11 @@ def base_config(database_url: str, redis_url: str) -> dict:
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
         "LOGIN_CODE_RATE_LIMIT": "1000 per minute",
+        "RESET_RATE_LIMIT": "1000 per minute",
+        "RESET_ACCOUNT_RATE_LIMIT": "1000 per minute",
+        # no mail leaves a test: the mail tests start their own SMTP server and name it
+        "MAIL_SERVER": None,
+        "PUBLIC_URL": "https://folio.example.test",
         "PROVIDER_TIMEOUT": "2",
         "LOG_LEVEL": "WARNING",
         "INSTANT_REFRESH_WINDOW": 0.1,  # a worker run by a test waits at most this long for a batch

@@ -311,6 +311,32 @@ def check_change_password(app, alice, current_password=PASSWORD, password="a new
     assert alice.get("/settings/").status_code == 200  # still logged in, whatever happened
 
 
+def check_forgot_password(app, _, email="alice@example.com"):
+    client = app.test_client()
+    resp = send(client, "/auth/forgot", {"email": email}, token_of(client))
+    assert resp.status_code in (200, 400, 413)
+    assert_users_clean(app)
+
+
+def check_reset_password(app, alice, password="a new password 1", confirm="a new password 1"):
+    from webapp.services import users as user_service
+
+    with app.app_context():
+        user = db.session.scalar(sa.select(User))
+        before, token = user.password_hash, user_service.make_token(user, user_service.RESET)
+    client = app.test_client()
+    resp = send(client, f"/auth/reset/{token}", {"password": password, "confirm": confirm}, token_of(client))
+    assert resp.status_code in (302, 400, 413)
+    with app.app_context():
+        user = db.session.scalar(sa.select(User))
+        if resp.status_code == 302:
+            assert user.check_password(password) and password == confirm and 10 <= len(password) <= 200
+            user.password_hash = before  # back to PASSWORD for the next try
+            db.session.commit()
+        else:
+            assert user.password_hash == before
+
+
 def check_two_factor_setup(app, alice, code="123456"):
     resp = send(alice, "/settings/two-factor", {"code": code}, alice.token)
     assert resp.status_code in (400, 413)  # no fuzzed code is the app's code of this 30 s
@@ -580,6 +606,18 @@ def test_change_password(app, alice, current, password, confirm):
 
 
 @fuzz
+@given(email=field("alice@example.com", "nobody@example.com"))
+def test_forgot_password(app, alice, email):
+    check_forgot_password(app, alice, email)
+
+
+@fuzz
+@given(password=field("a new password 1"), confirm=field("a new password 1"))
+def test_reset_password(app, alice, password, confirm):
+    check_reset_password(app, alice, password, confirm)
+
+
+@fuzz
 @given(code=field("123456"))
 def test_two_factor_setup_code(app, alice, code):
     check_two_factor_setup(app, alice, code)
@@ -668,6 +706,8 @@ SWEEP = {
     check_cli_split: {"symbol": NASTY, "ratio": NASTY, "date": NASTY},
     check_quantity_edit: {"quantity": NASTY},
     check_change_password: {"current_password": FEW, "password": FEW, "confirm": FEW},
+    check_forgot_password: {"email": NASTY},
+    check_reset_password: {"password": NASTY, "confirm": FEW},
     check_two_factor_setup: {"code": NASTY},
     check_login_code: {"code": NASTY},
     check_two_factor_disable: {"password": FEW, "code": NASTY},

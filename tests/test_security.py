@@ -46,7 +46,8 @@ def url_of(rule, ids: dict) -> str:
     values = {"account_id": ids["account"], "holding_id": ids["holding"], "activity_id": ids["activity"],
               "instance_number": 0, "token_id": 1, "symbol": "AAPL",
               "queue_name": "default", "registry_name": "queued", "per_page": 10, "order": "asc", "page": 1,
-              "job_id": ids.get("job", "no-such-job"), "filename": "app.css"}
+              "job_id": ids.get("job", "no-such-job"), "filename": "app.css",
+              "token": ids.get("tokens", {}).get(rule.endpoint, "no-such-token")}
     _, path = rule.build({k: v for k, v in values.items() if k in rule.arguments}, append_unknown=False)
     return path
 
@@ -58,7 +59,7 @@ def snapshot(app):
             return db.session.execute(sa.select(*cols).order_by(cols[0])).all()
 
         return (rows(User.id, User.email, User.password_hash, User.session_token, User.totp_secret,
-                     User.display_name, User.is_admin),
+                     User.display_name, User.is_admin, User.email_confirmed_at),
                 rows(Account.id, Account.owner_id, Account.name, Account.institution),
                 rows(Holding.id, Holding.account_id, Holding.quantity),
                 rows(Activity.id, Activity.account_id, Activity.type, Activity.quantity, Activity.date),
@@ -80,6 +81,12 @@ def world(app):
     with app.app_context():
         ids = {"account": db.session.scalar(sa.select(Account.id)), "holding": db.session.scalar(sa.select(Holding.id)),
                "activity": db.session.scalar(sa.select(Activity.id))}  # the holding's opening position
+        from webapp.services import users
+
+        alice_user = db.session.scalar(sa.select(User).where(User.email == "alice@example.com"))
+        # alice's mailed links: the sweeps reach the reset and confirmation pages, not only their 400
+        ids["tokens"] = {"auth.reset_password": users.make_token(alice_user, users.RESET),
+                         "auth.confirm_email": users.make_token(alice_user, users.CONFIRM)}
     return {"alice": alice, "admin": admin, "ids": ids}
 
 
@@ -96,7 +103,8 @@ def test_the_route_enumeration_sees_the_forms(app):
             "settings.recovery_codes", "settings.gains", "activities.index", "activities.edit",
             "activities.delete", "settings.create_api_token", "settings.revoke_api_token", "api.create_account",
             "api.rename_account", "api.delete_account", "api.add_holding", "api.edit_holding", "api.delete_holding",
-            "api.add_activity", "api.delete_activity"} <= found
+            "api.add_activity", "api.delete_activity", "auth.forgot_password", "auth.reset_password", "auth.confirm_email",
+            "settings.resend_confirmation"} <= found
     rq = {rule.endpoint for rule, _ in rules(app, methods=STATE_CHANGING, rq=True)}
     assert {"rq_dashboard.delete_job_view", "rq_dashboard.requeue_job_view", "rq_dashboard.empty_queue"} <= rq
 
@@ -233,7 +241,9 @@ def test_security_headers_on_every_page(app, world, subtests):
             if not rule.endpoint.startswith("rq_dashboard."):  # its own inline scripts: admins only
                 assert policy["script-src"] == ["'self'"]
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
-            assert resp.headers["Referrer-Policy"] == "same-origin"
+            # a page whose URL carries a mailed token sends no Referer at all, not even to us
+            assert resp.headers["Referrer-Policy"] == (
+                "no-referrer" if rule.endpoint in ("auth.reset_password", "auth.confirm_email") else "same-origin")
             assert resp.headers["X-Frame-Options"] == "DENY"
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from webapp import config as config_module
-from webapp.extensions import cache, csrf, db, limiter, login_manager, migrate
+from webapp.extensions import cache, csrf, db, limiter, login_manager, mail, migrate
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     csrf.init_app(app)
     cache.init_app(app)
     limiter.init_app(app)
+    mail.init_app(app)
 
     from webapp.web.login import init_login
 
@@ -125,6 +126,8 @@ def _derive_settings(app: Flask) -> None:
     cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"])
     cfg.setdefault("RATELIMIT_KEY_PREFIX", f"{prefix}limit")
     cfg.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
+    cfg.setdefault("MAIL_DEFAULT_SENDER", cfg.get("MAIL_FROM"))
+    cfg.setdefault("MAIL_BACKEND", "smtp")  # flask-mailman would keep mail in memory under TESTING
     if cfg.get("SESSION_COOKIE_SECURE") is None:  # unset: on in production, which runs behind HTTPS
         cfg["SESSION_COOKIE_SECURE"] = _is_production(app)
     if cfg.get("SESSION_COOKIE_SECURE"):
@@ -173,6 +176,10 @@ def _register_error_handlers(app: Flask) -> None:
             from webapp.blueprints.auth import login_rate_limited
 
             return login_rate_limited(e)
+        if request.endpoint == "auth.forgot_password":
+            from webapp.blueprints.auth import reset_rate_limited
+
+            return reset_rate_limited(e)
         return page(429, "Too many requests", "Slow down a little and try again in a minute.")
 
     @app.errorhandler(OperationalError)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEV_SECRET = "dev-insecure-change-me"
@@ -41,6 +43,55 @@ def _float(name: str, default: float) -> float:
 
 def _fraction(name: str, default: float) -> float:
     return _number(name, default, lambda n: 0 <= n <= 1, "a number from 0 to 1")
+
+
+def _port(name: str, default: int) -> int:
+    return int(_number(name, default, lambda n: n == int(n) and 1 <= n <= 65535, "a port number (1 to 65535)"))
+
+
+def _public_url() -> str:
+    """The address people reach Folio at: every link in mail starts with it."""
+    value = (os.environ.get("PUBLIC_URL") or "http://127.0.0.1:5000").strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
+            or any(c.isspace() or ord(c) < 0x20 for c in value):
+        raise RuntimeError(f"PUBLIC_URL must be an address like https://folio.example.com, got {value!r}")
+    return value.rstrip("/")
+
+
+def _mail_from() -> str:
+    value = (os.environ.get("MAIL_FROM") or "Folio <folio@localhost>").strip()
+    name, address = parseaddr(value)
+    if "@" not in address or any(ord(c) < 0x20 for c in value) or len(value) > 320:
+        raise RuntimeError(f"MAIL_FROM must be an address like folio@example.com or "
+                           f"'Folio <folio@example.com>', got {value!r}")
+    return value
+
+
+def _mail() -> dict[str, object]:
+    """SMTP delivery (flask-mailman). MAIL_SERVER unset: mail is not sent (`make run` starts a
+    local catch-all server and sets it)."""
+    use_ssl = bool(_bool("MAIL_USE_SSL", False))
+    use_tls = bool(_bool("MAIL_USE_TLS", not use_ssl))
+    if use_ssl and use_tls:
+        raise RuntimeError("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (TLS from the start) exclude each other: "
+                           "set one of them")
+    return {
+        "MAIL_SERVER": (os.environ.get("MAIL_SERVER") or "").strip() or None,
+        "MAIL_PORT": _port("MAIL_PORT", 465 if use_ssl else 587),
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": _mail_from(),
+        "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", 10.0),
+        "PUBLIC_URL": _public_url(),
+        # password-reset requests (the "Forgot password?" form): per client address and per e-mail address
+        "RESET_RATE_LIMIT": os.environ.get("RESET_RATE_LIMIT") or "10 per hour",
+        "RESET_ACCOUNT_RATE_LIMIT": os.environ.get("RESET_ACCOUNT_RATE_LIMIT") or "3 per hour",
+        "RESET_TOKEN_SECONDS": _int("RESET_TOKEN_SECONDS", 30 * 60),
+        "CONFIRM_TOKEN_SECONDS": _int("CONFIRM_TOKEN_SECONDS", 7 * 24 * 3600),
+    }
 
 
 def load_dotenv(path: Path | None = None) -> None:
@@ -112,6 +163,7 @@ def from_environment() -> dict[str, object]:
         "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 5),
         "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),
     }
+    env.update(_mail())
     for key, value in os.environ.items():
         if key.startswith("PROVIDER_") and key.endswith(("_URL", "_API_KEY", "_BATCH_SIZE", "_RATE_LIMIT")):
             env[key] = value

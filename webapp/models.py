@@ -51,6 +51,8 @@ class User(UserMixin, db.Model):
     totp_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     totp_last_step: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     totp_enabled_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    # when the owner of the address followed the confirmation link mailed to it (None: not yet)
+    email_confirmed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     # how realized gains and cost bases are worked out from the ledger: "average" cost or "fifo"
     cost_method: so.Mapped[str] = so.mapped_column(sa.String(10), default="average", server_default="average")
     # the symbol the value chart and the returns page compare the portfolio with

@@ -3,7 +3,9 @@
 Picks Redis (REDIS_URL if it answers, else the embedded redis-server on a free
 port, run in the foreground by honcho so it stops with the rest), applies the
 migrations, seeds the demo user into an empty database, then runs web, worker
-and scheduler under honcho.
+and scheduler under honcho. With MAIL_SERVER unset it also runs a local catch-all
+SMTP server (webapp/devmail.py, on DEVMAIL_PORT or a free port) and points the app
+at it; /admin/mail shows what it received.
 """
 from __future__ import annotations
 
@@ -39,6 +41,17 @@ def main() -> None:
         procs.append(("redis", shlex.join(embedded.server_args(port))))
         print(f"* Redis: embedded redis-server on 127.0.0.1:{port}")
 
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{int(env['PORT'])}")
+    mail_port = None
+    if env.get("MAIL_SERVER"):
+        print(f"* Mail: SMTP server {env['MAIL_SERVER']}")
+    else:  # a local catch-all server: mail "works" without configuring anything
+        mail_port = int(env.get("DEVMAIL_PORT") or embedded.free_port())
+        env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port), MAIL_USE_TLS="0", MAIL_USE_SSL="0")
+        env.pop("MAIL_USERNAME", None)
+        env.pop("MAIL_PASSWORD", None)
+        print(f"* Mail: local catch-all SMTP server on 127.0.0.1:{mail_port}; read it at /admin/mail")
+
     INSTANCE_DIR.mkdir(exist_ok=True)
     flask = [sys.executable, "-m", "flask"]
     subprocess.run(flask + ["db", "upgrade"], env=env, cwd=ROOT, check=True)
@@ -55,6 +68,8 @@ def main() -> None:
         ("worker", f"{wait} {py} -m flask worker"),
         ("scheduler", f"{wait} {demo_history}{py} -m flask scheduler"),
     ]
+    if mail_port is not None:
+        procs.append(("mail", f"{wait} {py} -m webapp.devmail {mail_port}"))
     procfile = INSTANCE_DIR / "Procfile.run"
     procfile.write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs))
     print(f"* Folio: http://127.0.0.1:{env['PORT']}/")

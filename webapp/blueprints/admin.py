@@ -1,4 +1,4 @@
-"""Operations: the admin area, the RQ dashboard at /admin/rq, health and metrics."""
+"""Operations: the admin area, the RQ dashboard at /admin/rq, the local mailbox at /admin/mail, health and metrics."""
 from __future__ import annotations
 
 import hmac
@@ -72,6 +72,16 @@ def index():
 @bp.get("/status")
 def status_fragment():
     return render_template("admin/_status.html", s=status(), poll_seconds=current_app.config["POLL_SECONDS"])
+
+
+@bp.get("/mail")
+def mailbox():
+    """What the local catch-all SMTP server of `make run` received (when MAIL_SERVER was unset)."""
+    try:
+        messages, redis_ok = cache.caught_mail(), True
+    except cache.RedisError:
+        messages, redis_ok = [], False
+    return render_template("admin/mail.html", messages=messages, redis_ok=redis_ok, kept=cache.MAILBOX_KEPT)
 
 
 # ---- health and metrics (no login: probes and scrapers) -------------------------------

@@ -1,4 +1,5 @@
-"""User service views: register, log in (password, then a two-factor code when it is on), log out."""
+"""User service views: register, log in (password, then a two-factor code when it is on), log out;
+a forgotten password (a mailed, signed, single-use link) and the address confirmation link."""
 from __future__ import annotations
 
 import time
@@ -19,7 +20,16 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp.extensions import limiter
 from webapp.models import User
 from webapp.services import users
-from webapp.web.forms import LoginCodeForm, LoginForm, RegisterForm, normalise_email
+from webapp.web import mails
+from webapp.web.forms import (
+    ButtonForm,
+    ForgotPasswordForm,
+    LoginCodeForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+    normalise_email,
+)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -110,6 +120,7 @@ def register():
             else:
                 user = users.register(form.email.data, form.password.data, form.display_name.data,
                                       current_app.config["BASE_CURRENCY"])
+                mails.confirm_address(user)
                 session.clear()
                 login_user(user)
                 flash("Welcome to Folio. Create your first account to add holdings.", "success")
@@ -182,3 +193,100 @@ def logout():
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+# ---- a forgotten password ------------------------------------------------------------------------
+def _reset_limit() -> str:
+    return current_app.config["RESET_RATE_LIMIT"]
+
+
+def _reset_account_limit() -> str:
+    return current_app.config["RESET_ACCOUNT_RATE_LIMIT"]
+
+
+def _reset_account_key() -> str:
+    return "reset-account:" + normalise_email(request.form.get("email"))[:254]
+
+
+def reset_rate_limited(e):
+    form = ForgotPasswordForm()
+    form.email.data = normalise_email(request.form.get("email"))
+    message = "Too many requests for a reset link. Wait a while, then try again."
+    return _no_store(render_template("auth/forgot.html", form=form, error=message), 429)
+
+
+def _no_store(body, status: int = 200):
+    """Pages whose URL carries a token (or that answer about an address) stay out of caches."""
+    resp = current_app.make_response((body, status))
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+LINK_PROBLEMS = {
+    "expired": "This link has expired.",
+    "used": "This link was used already, or the password or address changed since it was sent.",
+    "invalid": "This link is not valid. If you copied it from the mail, check that you copied all of it.",
+}
+
+
+def _link_problem(why: str, again_url: str, again_text: str):
+    message = LINK_PROBLEMS.get(why, LINK_PROBLEMS["invalid"])
+    return _no_store(render_template("auth/link_problem.html", message=message, again_url=again_url,
+                                     again_text=again_text), 400)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+@limiter.limit(_reset_account_limit, methods=["POST"], key_func=_reset_account_key,
+               deduct_when=lambda r: r.status_code == 200)
+def forgot_password():
+    """The same answer whether or not the address has an account: the page says nothing of it."""
+    form = ForgotPasswordForm()
+    if request.method != "POST":  # GET or HEAD
+        return render_template("auth/forgot.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form), 400
+    user = users.by_email(form.email.data)
+    if user is not None and not user.is_disabled:
+        mails.password_reset(user)  # enqueued: the job sends it, not this request
+    return _no_store(render_template("auth/forgot_sent.html", email=form.email.data,
+                                     minutes=current_app.config["RESET_TOKEN_SECONDS"] // 60))
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    user, why = users.user_of_token(token, users.RESET, current_app.config["RESET_TOKEN_SECONDS"])
+    if user is None:
+        return _link_problem(why, url_for(".forgot_password"), "Ask for a new link")
+    form = ResetPasswordForm()
+    if request.method != "POST":  # GET or HEAD
+        return _no_store(render_template("auth/reset.html", form=form, token=token, user=user))
+    if not form.validate_on_submit():
+        return _no_store(render_template("auth/reset.html", form=form, token=token, user=user), 400)
+    users.reset_password(user, form.password.data)  # a new hash voids the link; a new token ends every session
+    session.clear()
+    if user.has_two_factor:
+        flash("Your password was changed and you were logged out everywhere. Log in with it and your code.",
+              "success")
+        return redirect(url_for(".login"))
+    resp = _finish_login(user, False, None)  # a fresh session (after the clear) with the new token
+    flash("Your password was changed. You were logged out everywhere else.", "success")
+    return resp
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    """GET shows a button, its POST confirms: link scanners that open mailed links change nothing."""
+    user, why = users.user_of_token(token, users.CONFIRM, current_app.config["CONFIRM_TOKEN_SECONDS"])
+    if user is None:
+        return _link_problem(why, url_for("settings.index") + "#email", "Send a new link from your settings")
+    form = ButtonForm()
+    if request.method != "POST":  # GET or HEAD
+        return _no_store(render_template("auth/confirm.html", form=form, token=token, user=user,
+                                         confirmed=users.email_confirmed(user)))
+    if not form.validate_on_submit():
+        return _no_store(render_template("auth/confirm.html", form=form, token=token, user=user), 400)
+    users.confirm_email(user)
+    flash(f"Thank you: {user.email} is confirmed.", "success")
+    return redirect(url_for("settings.index") if current_user.is_authenticated else url_for(".login"))

@@ -1,4 +1,5 @@
-"""A user's own settings: the base currency, gains (the cost method and the benchmark), the password, and
+"""A user's own settings: the e-mail address's confirmation (resend the link), the base currency,
+gains (the cost method and the benchmark), the password, and
 two-factor login (TOTP with recovery codes)."""
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from flask_login import current_user, login_required, login_user
 from webapp.domain import totp
 from webapp.extensions import limiter
 from webapp.services import api_tokens, users
+from webapp.web import mails
 from webapp.web.forms import (
     ApiTokenForm,
     BaseCurrencyForm,
+    ButtonForm,
     ChangePasswordForm,
     EnableTwoFactorForm,
     GainsForm,
@@ -77,6 +80,8 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
         token_form=token_form or ApiTokenForm(formdata=None),
         tokens=api_tokens.tokens_of(user),
         token_active=api_tokens.is_active,
+        email_confirmed=users.email_confirmed(user),
+        resend_form=ButtonForm(formdata=None),
         **extra,
     ), status
 
@@ -84,6 +89,25 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
 @bp.get("/")
 def index():
     return _page()
+
+
+def _resend_limit() -> str:
+    return current_app.config["RESET_ACCOUNT_RATE_LIMIT"]
+
+
+@bp.post("/email/confirm")
+@limiter.limit(_resend_limit, key_func=lambda: f"confirm-mail:{current_user.id}")
+def resend_confirmation():
+    """Mail the confirmation link again (enqueued: the job sends it)."""
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        return _page(400)
+    if users.email_confirmed(current_user):
+        flash("Your address is confirmed already.", "info")
+    else:
+        mails.confirm_address(current_user)
+        flash(f"A new confirmation link is on its way to {current_user.email}.", "success")
+    return redirect(url_for(".index") + "#email")
 
 
 @bp.post("/currency")

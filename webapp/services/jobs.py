@@ -12,6 +12,9 @@ from webapp.services import cache
 
 QUEUES = ("high", "default", "low")
 TRANSIENT_RETRY = Retry(max=3, interval=[10, 30, 60])
+# a mail server can be away longer than a price provider: back off over about two hours
+MAIL_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
+RETRIES = {"workers.mail.deliver": MAIL_RETRY}
 
 
 def queue(name: str = "default") -> Queue:
@@ -19,13 +22,13 @@ def queue(name: str = "default") -> Queue:
 
 
 def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeout: int = 600, **kwargs):
-    """Enqueue by dotted name, with a timeout and retries for transient errors."""
+    """Enqueue by dotted name, with a timeout and retries for transient errors (RETRIES: per job)."""
     return queue(queue_name).enqueue(
         func,
         *args,
         job_id=job_id,
         job_timeout=timeout,
-        retry=TRANSIENT_RETRY,
+        retry=RETRIES.get(func, TRANSIENT_RETRY),
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
         **kwargs,

@@ -156,6 +156,14 @@ def change_password(user: User, password: str) -> None:
     end_sessions(user)
 
 
+def reset_password(user: User, password: str) -> None:
+    """A new password through a mailed link: every session ends; receiving the mail proved the address."""
+    user.set_password(password)
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+    end_sessions(user)
+
+
 def set_base_currency(user: User, currency: str) -> None:
     """Set the base currency; the ledger re-derives the holdings' cost in it (at the
     acquisition days' rates) in the same commit."""
@@ -180,3 +188,66 @@ def set_gains(user: User, cost_method: str, benchmark: str) -> bool:
 
         portfolio_changed(user.id)
     return switched
+
+
+# ---- links mailed to people: password reset and address confirmation ---------------------------
+# Signed (itsdangerous, SECRET_KEY, a salt per purpose) and timed. A reset link carries a digest of
+# the password hash: any password change, the reset itself included, voids every earlier link. A
+# confirmation link carries a digest of the address: it confirms that address only.
+RESET, CONFIRM = "reset-password", "confirm-email"
+
+
+def _serializer(purpose: str):
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"folio-{purpose}")
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def _bound_to(user: User, purpose: str) -> str:
+    return _digest(user.password_hash if purpose == RESET else user.email)
+
+
+def make_token(user: User, purpose: str) -> str:
+    return _serializer(purpose).dumps({"u": user.id, "b": _bound_to(user, purpose)})
+
+
+def user_of_token(token: str, purpose: str, max_age: int) -> tuple[User | None, str]:
+    """(user, "") for a good link; (None, why) else: "expired", "invalid" (tampered, another
+    purpose's, unknown user) or "used" (the password or the address changed since)."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    if not token or len(token) > 1000:
+        return None, "invalid"
+    try:
+        data = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        return None, "expired"
+    except BadSignature:
+        return None, "invalid"
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None, "invalid"
+    user = get(data["u"])
+    if user is None or user.is_disabled:
+        return None, "invalid"
+    if not secrets.compare_digest(str(data.get("b", "")), _bound_to(user, purpose)):
+        return None, "used"
+    return user, ""
+
+
+def email_confirmed(user: User) -> bool:
+    """Whether the user proved to own their address (followed the confirmation link)."""
+    return user.email_confirmed_at is not None
+
+
+def confirm_email(user: User) -> bool:
+    """Mark the address confirmed; False when it was already."""
+    if user.email_confirmed_at is not None:
+        return False
+    user.email_confirmed_at = utcnow()
+    db.session.commit()
+    return True

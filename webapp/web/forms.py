@@ -231,6 +231,29 @@ class ChangePasswordForm(FlaskForm):
     ])
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254),
+                                            no_control_chars, check_email],
+                       filters=[normalise_email])
+
+
+class ResetPasswordForm(FlaskForm):
+    """The same rules as registration and the password change."""
+
+    password = PasswordField("New password", validators=[
+        DataRequired("Choose a new password."),
+        Length(min=10, max=200, message="Use between 10 and 200 characters."),
+    ])
+    confirm = PasswordField("Confirm new password", validators=[
+        DataRequired("Type the new password again."),
+        EqualTo("password", message="The two passwords do not match."),
+    ])
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (and its CSRF token)."""
+
+
 # ---- gains: the cost method and the benchmark -------------------------------------------------
 COST_METHODS = {"average": "Average cost (default)", "fifo": "FIFO (first in, first out)"}
 

@@ -36,6 +36,8 @@ Keys (under the configurable prefix):
                                       (currency, day) of the activities; #seq the invalidations so far
   perf:{user_id}:changes        list  "seq|YYYY-MM-DD" of the latest 100 invalidations, newest first:
                                       figures from that day on are recomputed by the next call
+  mail:caught                   list  JSON per message the local catch-all SMTP server of `make run` received
+                                      (from, to, subject, text, html, received_at), newest first, the last 50
   cache:*                       Flask-Caching entries (CACHE_KEY_PREFIX)
   limit*                        Flask-Limiter's counters (RATELIMIT_KEY_PREFIX)
 RQ's own keys (rq:*) are not prefixed: each deployment, and each test run, uses a Redis DB of its own.
@@ -112,6 +114,11 @@ from webapp.services.cache.ops import (  # noqa: F401
     set_alert,
     unknown_among,
     write_fx,
+)
+from webapp.services.cache.mailbox import (  # noqa: F401
+    MAILBOX_KEPT,
+    catch_mail,
+    caught_mail,
 )
 from webapp.services.cache.performance import (  # noqa: F401
     Cached,

@@ -1,0 +1,51 @@
+"""The mails people get: rendered here from webapp/templates/mail/ (a plain-text and an HTML
+body each), sent by the mail service's job. Every link is absolute, on PUBLIC_URL."""
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from webapp.models import User
+from webapp.services import mail, users
+
+
+def _send(template: str, to: str, subject: str, **context):
+    context.setdefault("home", mail.link("portfolio.dashboard"))
+    text = render_template(f"mail/{template}.txt", subject=subject, **context)
+    html = render_template(f"mail/{template}.html", subject=subject, **context)
+    return mail.send(to, subject, text, html)
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0 and seconds >= 3600:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def password_reset(user: User):
+    url = mail.link("auth.reset_password", token=users.make_token(user, users.RESET))
+    return _send("reset_password", user.email, "Reset your Folio password", user=user, url=url,
+                 valid_for=_duration(current_app.config["RESET_TOKEN_SECONDS"]),
+                 forgot=mail.link("auth.forgot_password"))
+
+
+def confirm_address(user: User):
+    url = mail.link("auth.confirm_email", token=users.make_token(user, users.CONFIRM))
+    return _send("confirm_email", user.email, "Confirm your e-mail address for Folio", user=user, url=url,
+                 valid_for=_duration(current_app.config["CONFIRM_TOKEN_SECONDS"]))
+
+
+def send_test_message(to: str):
+    return _send("test", to, "Folio test message")
+
+
+def render_test_message(to: str) -> tuple[str, str, str]:
+    """(subject, text, html) of the test message, for sending now (`flask mail send-test --sync`)."""
+    subject = "Folio test message"
+    home = mail.link("portfolio.dashboard")
+    return (subject, render_template("mail/test.txt", subject=subject, home=home),
+            render_template("mail/test.html", subject=subject, home=home))
