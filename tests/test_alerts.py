@@ -1,0 +1,226 @@
+"""User alerts: rules judged after each recompute (`set_price` runs a cycle's store and recompute),
+fired once per crossing, re-armed, cool-down; portfolio and stale rules; one rules query per
+cycle; in-app notifications, the bell and the pages; isolation; the CLI."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from conftest import login, post, set_price
+from quick_users import quick_user
+from rq import Queue
+
+from webapp.extensions import db
+from webapp.models import Account, AlertRule, Holding, Instrument, Notification, User
+
+
+def holding(app, uid: int, symbol: str = "AAPL", quantity: str = "10") -> int:
+    """An account holding `symbol` (the instrument made when missing); returns the instrument id."""
+    with app.app_context():
+        inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
+        if inst is None:
+            inst = Instrument(symbol=symbol, asset_type="stock", currency="USD", provider_symbols={})
+            db.session.add(inst)
+        account = Account(owner_id=uid, name=f"Main {symbol}", kind="brokerage")
+        db.session.add(account)
+        db.session.flush()
+        db.session.add(Holding(account_id=account.id, instrument_id=inst.id, quantity=Decimal(quantity)))
+        db.session.commit()
+        return inst.id
+
+
+def rule(app, uid: int, kind: str, threshold: str | None = None, instrument_id: int | None = None, **fields) -> int:
+    with app.app_context():
+        r = AlertRule(user_id=uid, kind=kind, instrument_id=instrument_id,
+                      threshold=None if threshold is None else Decimal(threshold), **fields)
+        db.session.add(r)
+        db.session.commit()
+        return r.id
+
+
+def notifications(app, uid: int) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Notification.title).where(Notification.user_id == uid)
+                                       .order_by(Notification.id)))
+
+
+def state(app, rule_id: int) -> AlertRule:
+    with app.app_context():
+        r = db.session.get(AlertRule, rule_id)
+        db.session.expunge(r)
+        return r
+
+
+@pytest.fixture
+def alice_aapl(app):
+    uid = quick_user(app, "alice@example.com")
+    iid = holding(app, uid, "AAPL")
+    set_price(app, "AAPL", "100")
+    return uid, iid
+
+
+def test_a_price_rule_fires_once_per_crossing_and_rearms(app, alice_aapl):
+    uid, iid = alice_aapl
+    rid = rule(app, uid, "price_above", "150", iid, cooldown_minutes=0)
+    set_price(app, "AAPL", "120")
+    assert notifications(app, uid) == []
+    set_price(app, "AAPL", "151")
+    assert notifications(app, uid) == ["AAPL is above 150.00 USD"]
+    assert state(app, rid).armed is False and state(app, rid).last_fired_at is not None
+    set_price(app, "AAPL", "160")  # still above: no second firing
+    set_price(app, "AAPL", "155")
+    assert len(notifications(app, uid)) == 1
+    set_price(app, "AAPL", "140")  # below again: armed
+    assert state(app, rid).armed is True
+    assert len(notifications(app, uid)) == 1
+    set_price(app, "AAPL", "150")  # crosses again (≥): fires again
+    assert len(notifications(app, uid)) == 2
+
+
+def test_the_cooldown_holds_a_second_crossing_back(app, alice_aapl):
+    uid, iid = alice_aapl
+    rid = rule(app, uid, "price_below", "90", iid, cooldown_minutes=60)
+    set_price(app, "AAPL", "89")
+    set_price(app, "AAPL", "95")
+    set_price(app, "AAPL", "85")  # a second crossing within the hour: held back, the rule stays armed
+    assert notifications(app, uid) == ["AAPL is below 90.00 USD"]
+    assert state(app, rid).armed is True
+    with app.app_context():  # the hour has passed
+        r = db.session.get(AlertRule, rid)
+        r.last_fired_at = datetime.now(timezone.utc) - timedelta(minutes=61)
+        db.session.commit()
+    set_price(app, "AAPL", "84")
+    assert len(notifications(app, uid)) == 2
+
+
+def test_day_change_rule_on_the_previous_close(app, alice_aapl):
+    import dataclasses
+
+    from webapp.services import alerts, cache
+    from webapp.services.pricing.quotes import current_quotes
+
+    uid, iid = alice_aapl
+    rule(app, uid, "day_change_beyond", "5", iid, cooldown_minutes=0)
+    with app.app_context():  # the cache keeps the previous close the provider gave
+        q = dataclasses.replace(current_quotes({"AAPL": iid})["AAPL"], previous_close=Decimal("100"))
+        cache.write_quotes({"AAPL": q}, datetime.now(timezone.utc))
+        assert alerts.evaluate([uid])["fired"] == 0
+        cache.write_quotes({"AAPL": dataclasses.replace(q, price=Decimal("94"))}, datetime.now(timezone.utc))
+        assert alerts.evaluate([uid])["fired"] == 1
+        cache.write_quotes({"AAPL": dataclasses.replace(q, price=Decimal("97"))}, datetime.now(timezone.utc))
+        assert alerts.evaluate([uid])["rearmed"] == 1
+    assert notifications(app, uid) == ["AAPL moved -6.00% today"]
+
+
+def test_portfolio_rules_in_the_base_currency(app, alice_aapl):
+    uid, iid = alice_aapl  # 10 × 100 = 1000 USD
+    above = rule(app, uid, "portfolio_above", "1500", cooldown_minutes=0)
+    below = rule(app, uid, "portfolio_below", "800", cooldown_minutes=0)
+    set_price(app, "AAPL", "151")
+    assert notifications(app, uid) == ["Portfolio above 1500.00 USD"]
+    set_price(app, "AAPL", "79")
+    assert notifications(app, uid)[1:] == ["Portfolio below 800.00 USD"]
+    assert state(app, above).armed is True and state(app, below).armed is False
+
+
+def test_a_stale_price_rule(app):
+    uid = quick_user(app, "alice@example.com")
+    iid = holding(app, uid, "OLD")
+    rule(app, uid, "price_stale", instrument_id=iid, hours=6)
+    set_price(app, "OLD", "102", as_of=datetime.now(timezone.utc) - timedelta(hours=7))  # its first price
+    assert notifications(app, uid) == ["OLD's price is stale"]
+
+
+def test_the_sweep_finds_a_price_that_stopped_moving(app, alice_aapl):
+    from webapp.services import alerts
+    from workers.alerts import evaluate_stale_alerts
+
+    uid, iid = alice_aapl
+    rule(app, uid, "price_stale", instrument_id=iid, hours=6)
+    rule(app, uid, "price_above", "50", iid)  # not a stale rule: not swept
+    with app.app_context():
+        assert evaluate_stale_alerts() == {"rules": 1, "fired": 0, "rearmed": 0}
+        later = datetime.now(timezone.utc) + timedelta(hours=7)
+        assert alerts.evaluate(None, kinds=["price_stale"], now=later)["fired"] == 1
+    assert notifications(app, uid) == ["AAPL's price is stale"]
+
+
+def test_disabled_rules_and_other_users_are_not_judged(app, alice_aapl):
+    uid, iid = alice_aapl
+    bob = quick_user(app, "bob@example.com")
+    holding(app, bob, "MSFT")  # other instruments: a cycle moving AAPL recomputes AAPL's holders only
+    holding(app, bob, "IBM")
+    rule(app, uid, "price_above", "150", iid, enabled=False)
+    rule(app, bob, "price_above", "150", iid)  # bob holds no AAPL: not recomputed, not judged
+    set_price(app, "AAPL", "151")
+    assert notifications(app, uid) == [] and notifications(app, bob) == []
+
+
+def test_one_rules_query_per_cycle(app):
+    uids = [quick_user(app, f"u{i}@example.com") for i in range(6)]
+    iid = None
+    for uid in uids:
+        iid = holding(app, uid, "MSFT")
+        for threshold in ("10", "20", "30"):
+            rule(app, uid, "price_above", threshold, iid, cooldown_minutes=0)
+        rule(app, uid, "portfolio_above", "100", cooldown_minutes=0)
+    set_price(app, "MSFT", "5")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            set_price(app, "MSFT", "25")
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", seen)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "alert_rules" in s]
+    assert len(selects) == 1, selects
+    assert sum(len(notifications(app, u)) for u in uids) == 6 * 3  # 10, 20 and portfolio (25 × 10 = 250 ≥ 100)
+
+
+def test_an_alert_failure_never_breaks_the_recompute(app, alice_aapl, monkeypatch, caplog):
+    from webapp.services import alerts
+
+    def boom(*a, **k):
+        raise RuntimeError("alerts down")
+
+    monkeypatch.setattr(alerts, "evaluate", boom)
+    set_price(app, "AAPL", "123")
+    assert "alert evaluation failed" in caplog.text
+    with app.app_context():
+        from webapp.services.portfolio.read_model import portfolio_for
+
+        assert portfolio_for(alice_aapl[0])[0].total == Decimal("1230")
+
+
+def test_email_and_webhook_deliveries_are_enqueued(app, alice_aapl, redis_client):
+    uid, iid = alice_aapl
+    rule(app, uid, "price_above", "150", iid, email=True, webhook=True, in_app=False,
+         webhook_url="https://hooks.example.com/folio")
+    set_price(app, "AAPL", "151")
+    jobs = Queue("default", connection=redis_client).get_jobs()
+    names = sorted(j.func_name for j in jobs)
+    assert names == ["workers.alerts.deliver_webhook", "workers.mail.deliver"]
+    mail = next(j for j in jobs if j.func_name == "workers.mail.deliver")
+    assert mail.kwargs["to"] == "alice@example.com" and "AAPL" in mail.kwargs["subject"]
+    assert set(mail.kwargs) == {"to", "subject", "text", "html"}
+    hook = next(j for j in jobs if j.func_name == "workers.alerts.deliver_webhook")
+    assert hook.args[0] == uid and hook.args[1] == "https://hooks.example.com/folio"
+    assert hook.args[2]["kind"] == "price_above" and hook.args[2]["value"] == "151"
+    assert notifications(app, uid) == []  # in-app off
+
+
+def test_no_email_to_an_unconfirmed_address(app, alice_aapl, redis_client, monkeypatch):
+    from webapp.services import users
+
+    monkeypatch.setattr(users, "email_confirmed", lambda user: False, raising=False)
+    uid, iid = alice_aapl
+    rule(app, uid, "price_above", "150", iid, email=True)
+    set_price(app, "AAPL", "151")
+    assert Queue("default", connection=redis_client).get_jobs() == []
+    assert len(notifications(app, uid)) == 1
