@@ -224,3 +224,118 @@ def test_no_email_to_an_unconfirmed_address(app, alice_aapl, redis_client, monke
     set_price(app, "AAPL", "151")
     assert Queue("default", connection=redis_client).get_jobs() == []
     assert len(notifications(app, uid)) == 1
+
+
+# ---- pages ------------------------------------------------------------------------------------
+def page(client, url) -> str:
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.status_code
+    return resp.get_data(as_text=True)
+
+
+def test_create_list_toggle_and_delete_a_rule(app, alice_aapl):
+    uid, iid = alice_aapl
+    client = app.test_client()
+    login(client)
+    assert "No alerts yet." in page(client, "/alerts/")
+    resp = post(client, "/alerts/", {"kind": "price_above", "symbol": "aapl", "threshold": "1,500.5",
+                                     "cooldown_minutes": "30", "in_app": "y"})
+    assert resp.status_code == 302
+    with app.app_context():
+        r = db.session.scalar(sa.select(AlertRule))
+        rid = r.id
+        assert (r.kind, r.instrument_id, r.threshold, r.cooldown_minutes, r.in_app, r.email) == (
+            "price_above", iid, Decimal("1500.5"), 30, True, False)
+    html = page(client, "/alerts/")
+    assert f'id="rule-{rid}"' in html and "armed" in html
+    assert post(client, f"/alerts/{rid}/enabled", {"enabled": "0"}).status_code == 302
+    assert state(app, rid).enabled is False
+    assert post(client, f"/alerts/{rid}/enabled", {"enabled": "1"}).status_code == 302
+    assert state(app, rid).enabled is True
+    assert post(client, f"/alerts/{rid}/delete").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertRule)) == 0
+
+
+@pytest.mark.parametrize("form, field, message", [
+    ({"kind": "nonsense"}, "kind", "Choose what the alert watches."),
+    ({"kind": "price_above", "symbol": "MSFT", "threshold": "1"}, "symbol", "You hold no MSFT"),
+    ({"kind": "price_above", "symbol": "AAPL", "threshold": "abc"}, "threshold", "is not a number"),
+    ({"kind": "price_above", "symbol": "AAPL", "threshold": ""}, "threshold", "Enter the threshold"),
+    ({"kind": "price_above", "symbol": "AAPL", "threshold": "NaN"}, "threshold", "finite"),
+    ({"kind": "day_change_beyond", "symbol": "AAPL", "threshold": "-3"}, "threshold", "greater than zero"),
+    ({"kind": "portfolio_day_change_beyond", "threshold": "0"}, "threshold", "greater than zero"),
+    ({"kind": "price_stale", "symbol": "AAPL", "hours": "1.5"}, "hours", "whole number of hours"),
+    ({"kind": "portfolio_below", "threshold": "10", "cooldown_minutes": "-1"}, "cooldown_minutes", "whole number"),
+    ({"kind": "portfolio_below", "threshold": "10", "in_app": ""}, "channels", "at least one"),
+    ({"kind": "portfolio_below", "threshold": "10", "webhook": "y", "webhook_url": "http://example.com/"},
+     "webhook_url", "https://"),
+    ({"kind": "portfolio_below", "threshold": "10", "webhook": "y", "webhook_url": "https://10.0.0.1/"},
+     "webhook_url", "not allowed"),
+    ({"kind": "portfolio_below", "threshold": "10", "webhook": "y", "webhook_url": ""}, "webhook_url", "Enter"),
+])
+def test_a_wrong_form_is_400_with_the_message_by_its_field(app, alice_aapl, form, field, message):
+    client = app.test_client()
+    login(client)
+    resp = post(client, "/alerts/", {"in_app": "y", **form})
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert f'id="error-{field}"' in html and message in html
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertRule)) == 0
+
+
+def test_a_webhook_rule_makes_the_secret_which_the_page_shows_and_rotates(app, alice_aapl):
+    uid, _ = alice_aapl
+    client = app.test_client()
+    login(client)
+    assert "Made when you create your first webhook alert." in page(client, "/alerts/")
+    assert post(client, "/alerts/", {"kind": "portfolio_above", "threshold": "5000", "webhook": "y",
+                                     "webhook_url": "https://hooks.example.com/f"}).status_code == 302
+    with app.app_context():
+        secret = db.session.get(User, uid).webhook_secret
+    assert secret and secret in page(client, "/alerts/")
+    assert post(client, "/alerts/secret").status_code == 302
+    with app.app_context():
+        assert db.session.get(User, uid).webhook_secret not in (None, secret)
+
+
+def test_the_bell_counts_and_the_notifications_page_marks_read(app, alice_aapl):
+    uid, iid = alice_aapl
+    rule(app, uid, "price_above", "150", iid, cooldown_minutes=0)
+    rule(app, uid, "portfolio_above", "1500", cooldown_minutes=0)
+    client = app.test_client()
+    login(client)
+    assert 'id="bell-count"' not in page(client, "/alerts/")
+    set_price(app, "AAPL", "151")
+    html = page(client, "/accounts/")
+    assert 'id="bell-count">2<' in html and 'hx-get="/notifications/bell?n=2"' in html
+    assert client.get("/notifications/bell?n=2").status_code == 204  # unchanged
+    assert 'id="bell-count">2<' in page(client, "/notifications/bell?n=0")
+    with app.app_context():
+        first = db.session.scalar(sa.select(Notification.id).where(Notification.user_id == uid).order_by(Notification.id))
+    html = page(client, "/notifications/")
+    assert "AAPL is above 150.00 USD" in html and "Portfolio above 1500.00 USD" in html
+    assert post(client, f"/notifications/{first}/read").status_code == 302
+    assert 'id="bell-count">1<' in page(client, "/notifications/bell?n=2")
+    assert post(client, "/notifications/read").status_code == 302
+    html = page(client, "/notifications/bell?n=1")
+    assert 'id="bell-count"' not in html and 'hx-get="/notifications/bell?n=0"' in html
+
+
+def test_another_users_rules_and_notifications_are_404(app, alice_aapl):
+    uid, iid = alice_aapl
+    rid = rule(app, uid, "price_above", "150", iid)
+    set_price(app, "AAPL", "151")
+    with app.app_context():
+        nid = db.session.scalar(sa.select(Notification.id))
+    quick_user(app, "mallory@example.com")
+    mallory = app.test_client()
+    login(mallory, "mallory@example.com")
+    for url in (f"/alerts/{rid}/enabled", f"/alerts/{rid}/delete", f"/notifications/{nid}/read"):
+        assert post(mallory, url, {"enabled": "0"}).status_code == 404, url
+    assert "AAPL" not in page(mallory, "/notifications/") and f"rule-{rid}" not in page(mallory, "/alerts/")
+    assert 'id="bell-count"' not in page(mallory, "/notifications/bell")
+    assert state(app, rid).enabled is True
+    with app.app_context():
+        assert db.session.get(Notification, nid).read_at is None

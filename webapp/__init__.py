@@ -60,6 +60,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.register_blueprint(ledger_files.bp)
     app.register_blueprint(performance.bp)
+    from webapp.blueprints import alerts
+
+    app.register_blueprint(alerts.bp)
+    app.register_blueprint(alerts.notes)
 
     from webapp import cli
     from webapp.web import filters
