@@ -339,3 +339,28 @@ def test_another_users_rules_and_notifications_are_404(app, alice_aapl):
     assert state(app, rid).enabled is True
     with app.app_context():
         assert db.session.get(Notification, nid).read_at is None
+
+
+# ---- CLI --------------------------------------------------------------------------------------
+def test_cli_list_and_test(app, alice_aapl, redis_client):
+    uid, iid = alice_aapl
+    rule(app, uid, "price_above", "150", iid, webhook=True, webhook_url="https://hooks.example.com/a", email=True)
+    rule(app, uid, "price_stale", instrument_id=iid, hours=6, enabled=False)
+    bob = quick_user(app, "bob@example.com")
+    rule(app, bob, "portfolio_below", "10")
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["alerts", "list"])
+    assert out.exit_code == 0, out.output
+    assert "3 rules" in out.output and "bob@example.com" in out.output
+    out = runner.invoke(args=["alerts", "list", "--user", "alice@example.com"])
+    lines = out.output.splitlines()
+    assert lines[-1] == "2 rules" and "bob" not in out.output
+    assert "price_above" in lines[0] and "AAPL" in lines[0] and "in_app,email,webhook" in lines[0] and "armed" in lines[0]
+    assert "disabled" in lines[1] and "6 h" in lines[1]
+    out = runner.invoke(args=["alerts", "test", "alice@example.com"])
+    assert out.exit_code == 0 and out.output.strip() == "in-app: 1, e-mail: 1, webhook: 1"
+    assert notifications(app, uid) == ["Test alert"]
+    names = sorted(j.func_name for j in Queue("default", connection=redis_client).get_jobs())
+    assert names == ["workers.alerts.deliver_webhook", "workers.mail.deliver"]
+    out = runner.invoke(args=["alerts", "test", "nobody@example.com"])
+    assert out.exit_code == 2 and "no user" in out.output

@@ -44,7 +44,8 @@ def rules(app, *, methods=None, rq=False):
 
 def url_of(rule, ids: dict) -> str:
     values = {"account_id": ids["account"], "holding_id": ids["holding"], "activity_id": ids["activity"],
-              "instance_number": 0,
+              "instance_number": 0, "rule_id": ids.get("rule", 999999),
+              "notification_id": ids.get("notification", 999999),
               "queue_name": "default", "registry_name": "queued", "per_page": 10, "order": "asc", "page": 1,
               "job_id": ids.get("job", "no-such-job"), "filename": "app.css"}
     _, path = rule.build({k: v for k, v in values.items() if k in rule.arguments}, append_unknown=False)
@@ -94,7 +95,8 @@ def test_the_route_enumeration_sees_the_forms(app):
             "accounts.delete", "accounts.add_holding", "accounts.edit_quantity", "accounts.delete_holding",
             "settings.change_password", "settings.two_factor_setup", "settings.two_factor_disable",
             "settings.recovery_codes", "settings.gains", "activities.index", "activities.edit",
-            "activities.delete"} <= found
+            "activities.delete", "alerts.create", "alerts.set_enabled", "alerts.delete", "alerts.rotate_secret",
+            "notifications.mark_read", "notifications.mark_all_read"} <= found
     rq = {rule.endpoint for rule, _ in rules(app, methods=STATE_CHANGING, rq=True)}
     assert {"rq_dashboard.delete_job_view", "rq_dashboard.requeue_job_view", "rq_dashboard.empty_queue"} <= rq
 
