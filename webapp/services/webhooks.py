@@ -50,7 +50,13 @@ def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def check_form_url(url: str) -> str | None:
     """The form's check (no DNS): a message when the URL is not acceptable, else None."""
-    parts = urlsplit(url)
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "Enter a URL without spaces or control characters."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return "That is not a URL."
     private = allow_private()
     if parts.scheme not in (("https", "http") if private else ("https",)) or not parts.hostname:
         return "Enter an https:// URL." if not private else "Enter an http:// or https:// URL."
