@@ -364,3 +364,35 @@ def test_cli_list_and_test(app, alice_aapl, redis_client):
     assert names == ["workers.alerts.deliver_webhook", "workers.mail.deliver"]
     out = runner.invoke(args=["alerts", "test", "nobody@example.com"])
     assert out.exit_code == 2 and "no user" in out.output
+
+
+# ---- the daily digest -------------------------------------------------------------------------
+def test_the_daily_digest_at_the_users_hour(app, redis_client):
+    import dataclasses
+
+    from webapp.services import cache, digest
+    from webapp.services.pricing.quotes import current_quotes
+
+    uid = quick_user(app, "alice@example.com")
+    aapl, msft = holding(app, uid, "AAPL"), holding(app, uid, "MSFT", "2")
+    set_price(app, "AAPL", "110")
+    set_price(app, "MSFT", "50", as_of=datetime.now(timezone.utc) - timedelta(days=10))
+    quick_user(app, "bob@example.com", digest_hour=(datetime.now(timezone.utc).hour + 1) % 24)
+    client = app.test_client()
+    login(client)
+    now = datetime.now(timezone.utc)
+    assert post(client, "/alerts/digest", {"digest_hour": "25"}).status_code == 400
+    assert post(client, "/alerts/digest", {"digest_hour": str(now.hour)}).status_code == 302
+    with app.app_context():
+        q = current_quotes({"AAPL": aapl})["AAPL"]
+        cache.write_quotes({"AAPL": dataclasses.replace(q, previous_close=Decimal("100"))}, now)
+        assert digest.send_due(now) == 1  # alice, not bob
+    (job,) = Queue("default", connection=redis_client).get_jobs()
+    assert job.func_name == "workers.mail.deliver" and job.kwargs["to"] == "alice@example.com"
+    text = job.kwargs["text"]
+    assert "Value: 1,200.00 USD" in text and "Day change: 100.00 USD (+10.00%)" in text  # of the holdings with a previous close
+    assert "Top movers: AAPL +10.00%" in text and "Stale prices: MSFT" in text
+    assert job.kwargs["subject"] == "Folio daily digest: 1,200.00 USD" and "<li>" in job.kwargs["html"]
+    assert post(client, "/alerts/digest", {"digest_hour": ""}).status_code == 302
+    with app.app_context():
+        assert db.session.get(User, uid).digest_hour is None

@@ -95,7 +95,7 @@ def test_the_route_enumeration_sees_the_forms(app):
             "accounts.delete", "accounts.add_holding", "accounts.edit_quantity", "accounts.delete_holding",
             "settings.change_password", "settings.two_factor_setup", "settings.two_factor_disable",
             "settings.recovery_codes", "settings.gains", "activities.index", "activities.edit",
-            "activities.delete", "alerts.create", "alerts.set_enabled", "alerts.delete", "alerts.rotate_secret",
+            "activities.delete", "alerts.create", "alerts.set_enabled", "alerts.delete", "alerts.rotate_secret", "alerts.set_digest",
             "notifications.mark_read", "notifications.mark_all_read"} <= found
     rq = {rule.endpoint for rule, _ in rules(app, methods=STATE_CHANGING, rq=True)}
     assert {"rq_dashboard.delete_job_view", "rq_dashboard.requeue_job_view", "rq_dashboard.empty_queue"} <= rq

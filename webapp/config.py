@@ -111,6 +111,7 @@ def from_environment() -> dict[str, object]:
         "ALLOW_PRIVATE_WEBHOOKS": _bool("ALLOW_PRIVATE_WEBHOOKS", False),
         "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 10.0),
         "USER_ALERTS_STALE_CRON": os.environ.get("USER_ALERTS_STALE_CRON") or "*/15 * * * *",
+        "ALERT_DIGEST_CRON": os.environ.get("ALERT_DIGEST_CRON") or "5 * * * *",  # hourly: each user's hour
         "ALERT_STALE_CYCLES": _int("ALERT_STALE_CYCLES", 3),
         "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 5),
         "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),

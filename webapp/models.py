@@ -57,6 +57,8 @@ class User(UserMixin, db.Model):
     benchmark: so.Mapped[str] = so.mapped_column(sa.String(20), default="^GSPC", server_default="^GSPC")
     # signs the user's alert webhooks (HMAC-SHA256); made when first needed, rotated on the alerts page
     webhook_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    # the hour (UTC, 0-23) of the daily digest e-mail; None: no digest (webapp/services/digest.py)
+    digest_hour: so.Mapped[Optional[int]] = so.mapped_column(sa.SmallInteger)
 
     accounts: so.WriteOnlyMapped["Account"] = so.relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True

@@ -25,3 +25,11 @@ def evaluate_stale_alerts() -> dict:
     from webapp.services import alerts
 
     return alerts.evaluate(None, kinds=["price_stale"])
+
+
+@job
+def send_digests() -> int:
+    """The daily digests due this hour (UTC)."""
+    from webapp.services import digest
+
+    return digest.send_due()

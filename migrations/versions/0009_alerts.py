@@ -1,4 +1,4 @@
-"""user alerts: rules, in-app notifications, the webhook secret
+"""user alerts: rules, in-app notifications, the webhook secret, the daily digest's hour
 
 Revision ID: 0009_alerts
 Revises: 0006_activities
@@ -20,6 +20,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('users') as batch_op:
         batch_op.add_column(sa.Column('webhook_secret', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('digest_hour', sa.SmallInteger(), nullable=True))
     op.create_table(
         'alert_rules',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -68,4 +69,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_alert_rules_user_id'))
     op.drop_table('alert_rules')
     with op.batch_alter_table('users') as batch_op:
+        batch_op.drop_column('digest_hour')
         batch_op.drop_column('webhook_secret')

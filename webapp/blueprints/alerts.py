@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.domain.alerts import PERCENT_KINDS, PRICE_KINDS
 from webapp.models import ALERT_KINDS
-from webapp.services import alert_rules, webhooks
+from webapp.services import alert_rules, digest, webhooks
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 notes = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -85,6 +85,18 @@ def delete(rule_id: int):
     alert_rules.delete(_own_rule(rule_id))
     flash("Alert deleted.", "success")
     return redirect(url_for(".index"))
+
+
+@bp.post("/digest")
+def set_digest():
+    """The daily digest's hour (UTC), or none."""
+    raw = request.form.get("digest_hour", "").strip()
+    if raw and not (raw.isascii() and raw.isdigit() and 0 <= int(raw) <= 23):
+        return _page(400, errors={"digest_hour": "Choose an hour from 0 to 23, or no digest."})
+    hour = int(raw) if raw else None
+    digest.set_hour(current_user, hour)
+    flash("No daily digest." if hour is None else f"The daily digest comes at {hour:02d}:00 UTC.", "success")
+    return redirect(url_for(".index") + "#digest")
 
 
 @bp.post("/secret")
