@@ -41,10 +41,11 @@ _COLUMNS = (AlertRule.id, AlertRule.user_id, AlertRule.kind, AlertRule.instrumen
 
 
 def load_rules(user_ids: Sequence[int] | None, kinds: Iterable[str] | None = None) -> list:
-    """The enabled rules of these users (None: everybody's), with symbol and base currency: one query."""
+    """The enabled rules of these users (None: everybody's; a disabled user's never), with symbol and
+    base currency: one query."""
     q = (sa.select(*_COLUMNS).join(User, User.id == AlertRule.user_id)
          .outerjoin(Instrument, Instrument.id == AlertRule.instrument_id)
-         .where(AlertRule.enabled.is_(True)).order_by(AlertRule.id))
+         .where(AlertRule.enabled.is_(True), User.is_disabled.is_(False)).order_by(AlertRule.id))
     if user_ids is not None:
         q = q.where(AlertRule.user_id.in_(list(user_ids)))
     if kinds is not None:
