@@ -203,3 +203,12 @@ def test_the_activity_pages_escape_the_account_name_and_the_note(eve):
         body = eve.get(url).get_data(as_text=True)
         assert_escaped(body, NAME, NAME_ESCAPED)
         assert note not in body and "&lt;img src=x onerror=alert(9)&gt;" in body
+
+
+def test_the_alert_form_echoes_what_was_typed_escaped(eve):
+    resp = post(eve, "/alerts/", {"kind": "price_above", "symbol": "<b>x</b>", "threshold": NAME, "in_app": "y",
+                                  "webhook": "y", "webhook_url": "https://\"><script>alert(5)</script>"})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "<script>" not in body and "<b>x</b>" not in body
+    assert NAME_ESCAPED in body

@@ -488,6 +488,24 @@ def check_gains(app, alice, cost_method="fifo", benchmark="^GSPC"):
     assert_holdings_clean(app)
 
 
+def check_alert_create(app, alice, kind="price_above", symbol="AAPL", threshold="150", hours="6",
+                       cooldown_minutes="60", webhook_url="", in_app="y", email="", webhook=""):
+    from webapp.domain.alerts import PERCENT_KINDS
+    from webapp.models import ALERT_KINDS, AlertRule
+
+    form = {"kind": kind, "symbol": symbol, "threshold": threshold, "hours": hours, "cooldown_minutes": cooldown_minutes,
+            "webhook_url": webhook_url, "in_app": in_app, "email": email, "webhook": webhook}
+    resp = send(alice, "/alerts/", form, alice.token)
+    assert resp.status_code in (302, 400, 413)
+    with app.app_context():
+        for r in db.session.scalars(sa.select(AlertRule)):
+            assert r.kind in ALERT_KINDS and 0 <= r.cooldown_minutes and (r.in_app or r.email or r.webhook)
+            assert r.threshold is None or (r.threshold.is_finite() and r.threshold >= 0)
+            assert r.kind not in PERCENT_KINDS or r.threshold > 0
+            assert not r.webhook or (r.webhook_url or "").startswith("https://")
+            assert r.webhook_url is None or not CONTROL_RE.search(r.webhook_url)
+
+
 # ---- the command line: one check per command ---------------------------------------------------------
 def invoke(app, args, stdin=None):
     result = app.test_cli_runner().invoke(args=args, input=stdin)
@@ -688,6 +706,14 @@ def test_gains_settings(app, alice, cost_method, benchmark):
     check_gains(app, alice, cost_method, benchmark)
 
 
+@fuzz
+@given(kind=field("price_above", "day_change_beyond", "portfolio_below", "price_stale"), symbol=field("AAPL", "aapl"),
+       threshold=field("150", "2.5"), hours=field("6"), cooldown_minutes=field("60", "0"),
+       webhook_url=field("", "https://hooks.example.com/x"), webhook=field("", "y"))
+def test_alert_create(app, alice, kind, symbol, threshold, hours, cooldown_minutes, webhook_url, webhook):
+    check_alert_create(app, alice, kind, symbol, threshold, hours, cooldown_minutes, webhook_url, webhook=webhook)
+
+
 # ---- every listed value in every field -------------------------------------------------------------
 # Passwords are only hashed and compared, and choices only compared with their list: a few of the
 # nasty values are enough there; text that is stored or parsed gets all of them.
@@ -724,6 +750,8 @@ SWEEP = {
                           "price": NASTY, "amount": NASTY, "currency": NASTY, "note": NASTY},
     check_activity_filters: {"type": NASTY, "symbol": NASTY, "since": NASTY, "until": NASTY, "page": NASTY},
     check_gains: {"cost_method": FEW, "benchmark": NASTY},
+    check_alert_create: {"kind": FEW, "symbol": NASTY, "threshold": NASTY, "hours": NASTY, "cooldown_minutes": NASTY,
+                         "webhook_url": NASTY, "in_app": FEW},
 }
 
 

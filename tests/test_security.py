@@ -45,6 +45,7 @@ def rules(app, *, methods=None, rq=False):
 def url_of(rule, ids: dict) -> str:
     values = {"account_id": ids["account"], "holding_id": ids["holding"], "activity_id": ids["activity"],
               "instance_number": 0, "token_id": 1, "symbol": "AAPL",
+              "rule_id": ids.get("rule", 999999), "notification_id": ids.get("notification", 999999),
               "queue_name": "default", "registry_name": "queued", "per_page": 10, "order": "asc", "page": 1,
               "job_id": ids.get("job", "no-such-job"), "filename": "app.css",
               "token": ids.get("tokens", {}).get(rule.endpoint, "no-such-token")}
@@ -104,7 +105,8 @@ def test_the_route_enumeration_sees_the_forms(app):
             "activities.delete", "settings.create_api_token", "settings.revoke_api_token", "api.create_account",
             "api.rename_account", "api.delete_account", "api.add_holding", "api.edit_holding", "api.delete_holding",
             "api.add_activity", "api.delete_activity", "auth.forgot_password", "auth.reset_password", "auth.confirm_email",
-            "settings.resend_confirmation"} <= found
+            "settings.resend_confirmation", "alerts.create", "alerts.set_enabled", "alerts.delete",
+            "alerts.rotate_secret", "alerts.set_digest", "notifications.mark_read", "notifications.mark_all_read"} <= found
     rq = {rule.endpoint for rule, _ in rules(app, methods=STATE_CHANGING, rq=True)}
     assert {"rq_dashboard.delete_job_view", "rq_dashboard.requeue_job_view", "rq_dashboard.empty_queue"} <= rq
 

@@ -66,6 +66,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.extensions["folio_api"] = api.init_app(app)
     app.register_blueprint(api_docs.page)
+    from webapp.blueprints import alerts
+
+    app.register_blueprint(alerts.bp)
+    app.register_blueprint(alerts.notes)
 
     from webapp import cli
     from webapp.web import filters

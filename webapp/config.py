@@ -159,6 +159,12 @@ def from_environment() -> dict[str, object]:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "ALERT_WEBHOOK_URL": os.environ.get("ALERT_WEBHOOK_URL") or None,
         "ALERT_CRON": os.environ.get("ALERT_CRON") or "* * * * *",
+        # users' alerts (webapp/services/alerts.py): webhooks to private addresses (tests, a LAN), their
+        # timeout, and how often the stale-price rules are swept
+        "ALLOW_PRIVATE_WEBHOOKS": _bool("ALLOW_PRIVATE_WEBHOOKS", False),
+        "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 10.0),
+        "USER_ALERTS_STALE_CRON": os.environ.get("USER_ALERTS_STALE_CRON") or "*/15 * * * *",
+        "ALERT_DIGEST_CRON": os.environ.get("ALERT_DIGEST_CRON") or "5 * * * *",  # hourly: each user's hour
         "ALERT_STALE_CYCLES": _int("ALERT_STALE_CYCLES", 3),
         "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 5),
         "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),

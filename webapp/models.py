@@ -57,6 +57,10 @@ class User(UserMixin, db.Model):
     cost_method: so.Mapped[str] = so.mapped_column(sa.String(10), default="average", server_default="average")
     # the symbol the value chart and the returns page compare the portfolio with
     benchmark: so.Mapped[str] = so.mapped_column(sa.String(20), default="^GSPC", server_default="^GSPC")
+    # signs the user's alert webhooks (HMAC-SHA256); made when first needed, rotated on the alerts page
+    webhook_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    # the hour (UTC, 0-23) of the daily digest e-mail; None: no digest (webapp/services/digest.py)
+    digest_hour: so.Mapped[Optional[int]] = so.mapped_column(sa.SmallInteger)
 
     accounts: so.WriteOnlyMapped["Account"] = so.relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
@@ -290,3 +294,55 @@ class ApiToken(db.Model):
     @property
     def scope_list(self) -> list[str]:
         return self.scopes.split()
+
+
+ALERT_KINDS = {
+    "price_above": "Price above",
+    "price_below": "Price below",
+    "day_change_beyond": "Day change beyond ±%",
+    "portfolio_above": "Portfolio value above",
+    "portfolio_below": "Portfolio value below",
+    "portfolio_day_change_beyond": "Portfolio day change beyond ±%",
+    "price_stale": "Price older than N hours",
+}
+
+
+class AlertRule(db.Model):
+    """A user's alert (webapp/services/alerts.py): fires once per crossing of its condition,
+    then waits, disarmed, until the condition is false again; never twice within the cool-down."""
+
+    __tablename__ = "alert_rules"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    instrument_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("instruments.id", ondelete="CASCADE"))
+    # a price (the quote currency), a value (the base currency) or a percentage; None for price_stale
+    threshold: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
+    hours: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)  # price_stale
+    in_app: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=True)
+    email: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=False)
+    webhook: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=False)
+    webhook_url: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    cooldown_minutes: so.Mapped[int] = so.mapped_column(sa.Integer, default=60)
+    armed: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=True)
+    enabled: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=True)
+    last_fired_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    instrument: so.Mapped[Optional[Instrument]] = so.relationship(lazy="joined")
+
+
+class Notification(db.Model):
+    """An in-app notification: what an alert said (the bell in the top bar counts the unread)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    rule_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("alert_rules.id", ondelete="SET NULL"))
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    body: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    read_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())

@@ -1,4 +1,5 @@
-"""Job of monitoring: evaluate the operator alert rules (stale prices, failing providers, jobs)."""
+"""Jobs of alerting: the operator alert rules (stale prices, failing providers, jobs); users' alert
+webhooks and the sweep of their stale-price rules."""
 from __future__ import annotations
 
 from webapp.services import monitoring
@@ -8,3 +9,27 @@ from workers.context import job
 @job
 def evaluate_alerts() -> dict[str, bool]:
     return monitoring.evaluate_alerts()
+
+
+@job
+def deliver_webhook(user_id: int, url: str, payload: dict) -> str:
+    """A user alert's webhook (raises on failures worth a retry: RQ retries with a backoff)."""
+    from webapp.services import webhooks
+
+    return webhooks.deliver(user_id, url, payload)
+
+
+@job
+def evaluate_stale_alerts() -> dict:
+    """Every user's stale-price rules: a price that stopped moving triggers no recompute."""
+    from webapp.services import alerts
+
+    return alerts.evaluate(None, kinds=["price_stale"])
+
+
+@job
+def send_digests() -> int:
+    """The daily digests due this hour (UTC)."""
+    from webapp.services import digest
+
+    return digest.send_due()

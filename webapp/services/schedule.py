@@ -40,6 +40,9 @@ def declared() -> list[Periodic]:
     return [
         Periodic("refresh_prices", "workers.prices.refresh_prices", cfg["PRICE_REFRESH_CRON"]),
         Periodic("evaluate_alerts", "workers.alerts.evaluate_alerts", cfg["ALERT_CRON"], timeout=120),
+        Periodic("stale_price_alerts", "workers.alerts.evaluate_stale_alerts", cfg["USER_ALERTS_STALE_CRON"],
+                 timeout=300),
+        Periodic("alert_digests", "workers.alerts.send_digests", cfg["ALERT_DIGEST_CRON"], timeout=600),
         Periodic("refresh_fx", "workers.fx.refresh_fx", cfg["FX_REFRESH_CRON"], timeout=120),
     ]
 

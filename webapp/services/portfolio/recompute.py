@@ -293,6 +293,16 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
     return changed, {k: round(v, 3) for k, v in timings.items()}
 
 
+def evaluate_alerts(user_ids: Sequence[int] | None) -> None:
+    """The users' alert rules, judged on what was just computed; a failure is logged, never raised."""
+    try:
+        from webapp.services import alerts
+
+        alerts.evaluate(user_ids)
+    except Exception:
+        log.exception("alert evaluation failed")
+        db.session.rollback()
+
 
 def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None) -> dict:
     """Recompute only the users who hold the given instruments (or the given / all users)."""
@@ -309,6 +319,7 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
             user_ids = holders_of(instrument_ids)
     select_seconds = time.perf_counter() - started
     changed, timings = recompute_many(sorted(user_ids) if user_ids is not None else None)
+    evaluate_alerts(user_ids)
     stats = {"users": timings.pop("users"), "changed": len(changed),
              "seconds": round(time.perf_counter() - started, 3), "select_seconds": round(select_seconds, 3), **timings}
     log.info("recomputed %d portfolios, %d changed", stats["users"], len(changed), extra={"fields": stats})
