@@ -55,7 +55,7 @@ def state(app, rule_id: int) -> AlertRule:
 
 @pytest.fixture
 def alice_aapl(app):
-    uid = quick_user(app, "alice@example.com")
+    uid = quick_user(app, "alice@example.com", email_confirmed_at=datetime.now(timezone.utc))
     iid = holding(app, uid, "AAPL")
     set_price(app, "AAPL", "100")
     return uid, iid
@@ -342,6 +342,17 @@ def test_another_users_rules_and_notifications_are_404(app, alice_aapl):
 
 
 # ---- CLI --------------------------------------------------------------------------------------
+def test_an_unconfirmed_address_gets_no_alert_mail(app, redis_client):
+    uid = quick_user(app, "carol@example.com")  # never followed the confirmation link
+    iid = holding(app, uid, "AAPL")
+    set_price(app, "AAPL", "100")
+    rule(app, uid, "price_above", "150", iid, email=True, in_app=True)
+    set_price(app, "AAPL", "151")
+    assert [j.func_name for j in Queue("default", connection=redis_client).get_jobs()] == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == 1  # in-app still tells
+
+
 def test_cli_list_and_test(app, alice_aapl, redis_client):
     uid, iid = alice_aapl
     rule(app, uid, "price_above", "150", iid, webhook=True, webhook_url="https://hooks.example.com/a", email=True)
@@ -373,7 +384,7 @@ def test_the_daily_digest_at_the_users_hour(app, redis_client):
     from webapp.services import cache, digest
     from webapp.services.pricing.quotes import current_quotes
 
-    uid = quick_user(app, "alice@example.com")
+    uid = quick_user(app, "alice@example.com", email_confirmed_at=datetime.now(timezone.utc))
     aapl, msft = holding(app, uid, "AAPL"), holding(app, uid, "MSFT", "2")
     set_price(app, "AAPL", "110")
     set_price(app, "MSFT", "50", as_of=datetime.now(timezone.utc) - timedelta(days=10))
