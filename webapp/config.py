@@ -45,6 +45,20 @@ def _fraction(name: str, default: float) -> float:
     return _number(name, default, lambda n: 0 <= n <= 1, "a number from 0 to 1")
 
 
+def _intervals(name: str, default: list[int]) -> list[int]:
+    """Seconds between a job's retries: "10,30,60"."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        intervals = [int(part) for part in value.split(",")]
+    except ValueError:
+        intervals = []
+    if not intervals or any(i < 0 for i in intervals):
+        raise RuntimeError(f"{name} must be seconds separated by commas, like 10,30,60, got {value!r}")
+    return intervals
+
+
 def _port(name: str, default: int) -> int:
     return int(_number(name, default, lambda n: n == int(n) and 1 <= n <= 65535, "a port number (1 to 65535)"))
 
@@ -165,6 +179,11 @@ def from_environment() -> dict[str, object]:
         "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 10.0),
         "USER_ALERTS_STALE_CRON": os.environ.get("USER_ALERTS_STALE_CRON") or "*/15 * * * *",
         "ALERT_DIGEST_CRON": os.environ.get("ALERT_DIGEST_CRON") or "5 * * * *",  # hourly: each user's hour
+        # how often the top bar's bell asks for the unread count
+        "BELL_SECONDS": _int("BELL_SECONDS", 60),
+        # seconds between the retries of a failed job (webapp/services/jobs.py): e-mail, everything else
+        "MAIL_RETRY_INTERVALS": _intervals("MAIL_RETRY_INTERVALS", [30, 120, 600, 1800, 3600]),
+        "TRANSIENT_RETRY_INTERVALS": _intervals("TRANSIENT_RETRY_INTERVALS", [10, 30, 60]),
         "ALERT_STALE_CYCLES": _int("ALERT_STALE_CYCLES", 3),
         "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 5),
         "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),

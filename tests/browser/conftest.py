@@ -2,9 +2,9 @@
 
 - `live_server` (package): gunicorn (2 sync workers) on a free port and `flask worker`,
   both as subprocesses with the test run's database, Redis and REDIS_PREFIX, polling
-  every second and pricing from the simulated market. Stopped after the last browser test,
-  so that its worker takes no job of the other tests; their logs are attached to the
-  report of a failing test.
+  every second (the dashboard and the notification bell) and pricing from the simulated
+  market. Stopped after the last browser test, so that its worker takes no job of the
+  other tests; their logs are attached to the report of a failing test.
 - `search_replay` (package): a ReplayServer the live server's symbol search asks
   (`PROVIDER_YAHOO_URL`, `_AMFI_URL`, `_COINGECKO_URL`); a test routes its answers and
   `reset()`s it. Prices still come from the simulated market.
@@ -82,6 +82,7 @@ def server_env(database_url: str, redis_url: str, search_url: str = "http://127.
         "PROVIDER_ECB_URL": "http://127.0.0.1:9",
         "SIMULATED_STEP_SECONDS": "60",
         "POLL_SECONDS": str(POLL_SECONDS),
+        "BELL_SECONDS": str(POLL_SECONDS),  # the notification bell too (60 s by default)
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
         "PROVIDER_TIMEOUT": "2",

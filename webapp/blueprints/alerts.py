@@ -2,7 +2,7 @@
 notifications (/notifications: the list, mark read; the top bar's bell, a polling partial)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -12,7 +12,7 @@ from webapp.services import alert_rules, digest, webhooks
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 notes = Blueprint("notifications", __name__, url_prefix="/notifications")
-BELL_SECONDS = 60
+BELL_SECONDS = 60  # the default of the setting BELL_SECONDS: how often the bell polls
 
 
 @bp.before_request
@@ -36,7 +36,7 @@ def bell_count():
         except SQLAlchemyError:  # an error page while the database is away: a bell without a count
             return None
 
-    return {"unread_notifications": unread, "bell_seconds": BELL_SECONDS}
+    return {"unread_notifications": unread, "bell_seconds": current_app.config.get("BELL_SECONDS") or BELL_SECONDS}
 
 
 def _page(status: int = 200, form=None, errors=None):

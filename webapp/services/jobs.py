@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from flask import current_app, has_app_context
 from rq import Queue, Retry, Worker
 from rq.registry import FailedJobRegistry
 
@@ -15,6 +16,20 @@ TRANSIENT_RETRY = Retry(max=3, interval=[10, 30, 60])
 # a mail server can be away longer than a price provider: back off over about two hours
 MAIL_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
 RETRIES = {"workers.mail.deliver": MAIL_RETRY}
+# the settings that may replace those intervals (seconds between tries; the number of tries stays)
+RETRY_SETTINGS = {"workers.mail.deliver": "MAIL_RETRY_INTERVALS"}
+DEFAULT_RETRY_SETTING = "TRANSIENT_RETRY_INTERVALS"
+
+
+def retry_for(func: str) -> Retry:
+    """The RQ Retry of a job: RETRIES (else TRANSIENT_RETRY), its intervals from the app's setting
+    (MAIL_RETRY_INTERVALS, TRANSIENT_RETRY_INTERVALS) when one is set."""
+    retry = RETRIES.get(func, TRANSIENT_RETRY)
+    intervals = (current_app.config.get(RETRY_SETTINGS.get(func, DEFAULT_RETRY_SETTING))
+                 if has_app_context() else None)
+    if not intervals:
+        return retry
+    return Retry(max=retry.max, interval=[int(i) for i in intervals])
 
 
 def queue(name: str = "default") -> Queue:
@@ -28,7 +43,7 @@ def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeou
         *args,
         job_id=job_id,
         job_timeout=timeout,
-        retry=RETRIES.get(func, TRANSIENT_RETRY),
+        retry=retry_for(func),
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
         **kwargs,
