@@ -33,6 +33,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.csv_import
 	$(PY) -m bench.coverage
 	$(PY) -m bench.ledger
+	$(PY) -m bench.alerts
 
 # price coverage alone: 250 users, 1,000 instruments, the free providers' limits, 6 cycles
 bench-coverage: $(VENV)/.installed

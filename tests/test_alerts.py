@@ -125,6 +125,25 @@ def test_portfolio_rules_in_the_base_currency(app, alice_aapl):
     assert state(app, above).armed is True and state(app, below).armed is False
 
 
+def test_portfolio_rules_read_the_cached_total_else_the_database(app, alice_aapl):
+    """The recompute's cached summary gives the total; without one the user is valued from the database."""
+    from webapp.services import alerts, cache
+
+    uid, iid = alice_aapl  # 10 × 100 = 1000 USD
+    above = rule(app, uid, "portfolio_above", "1500", cooldown_minutes=0)
+    set_price(app, "AAPL", "151")  # the recompute caches 1510 and the rule fires on it
+    assert notifications(app, uid) == ["Portfolio above 1500.00 USD"]
+    with app.app_context():
+        assert alerts._cached_totals([uid], {uid: "USD"})[uid].total == Decimal("1510")
+        assert alerts._cached_totals([uid], {uid: "EUR"}) == {}  # a summary in another currency: not used
+        db.session.execute(sa.update(AlertRule).where(AlertRule.id == above).values(armed=True))
+        db.session.commit()
+        cache.forget_portfolio(uid)
+        assert alerts._cached_totals([uid], {uid: "USD"}) == {}
+        assert alerts.evaluate([uid])["fired"] == 1  # valued from the database
+    assert notifications(app, uid)[1:] == ["Portfolio above 1500.00 USD"]
+
+
 def test_a_stale_price_rule(app):
     uid = quick_user(app, "alice@example.com")
     iid = holding(app, uid, "OLD")

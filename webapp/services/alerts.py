@@ -3,7 +3,9 @@
 `evaluate(user_ids)` runs after a recompute for the users it valued (every user: None). It
 reads the enabled rules of those users in ONE query, judges them against the cached quotes
 (`current_quotes`: Redis, the database for what Redis lacks) and, for the users with
-portfolio rules, their valuations (`value_users`, set-based), and stores the new states in
+portfolio rules, the totals the recompute has just cached (one MGET per 5,000 users; their
+valuations from the database, `value_users`, for a day-change rule or a summary Redis lacks
+or that is not fully priced), and stores the new states in
 one UPDATE. A rule fires once per crossing (webapp/domain/alerts.py); a firing is claimed
 with `UPDATE ... WHERE armed RETURNING id`, so two evaluations running at once never both
 send it.
@@ -60,12 +62,46 @@ def _observations(rules: list) -> tuple[dict, dict]:
 
     wanted = {r.symbol: r.instrument_id for r in rules if r.kind in rules_domain.PRICE_KINDS and r.symbol}
     quotes = current_quotes(wanted) if wanted else {}
-    owners = sorted({r.user_id for r in rules if r.kind in rules_domain.PORTFOLIO_KINDS})
-    portfolios = {}
-    for uid, v in (value_users(owners) if owners else {}).items():
+    owners = {r.user_id: r.base_currency for r in rules if r.kind in rules_domain.PORTFOLIO_KINDS}
+    # a total is what the recompute that calls us has just cached; the day change is not in it
+    day_change = {r.user_id for r in rules if r.kind == "portfolio_day_change_beyond"}
+    cached = _cached_totals([u for u in owners if u not in day_change], owners)
+    portfolios = {uid: seen for uid, seen in cached.items() if seen is not None}
+    rest = sorted(u for u in owners if u not in cached)
+    for uid, v in (value_users(rest) if rest else {}).items():
         if v.holding_count and v.complete:  # a half-priced total would be a false crossing
             portfolios[uid] = Observed(total=v.total, day_change_pct=v.day_change_pct, currency=v.currency)
     return quotes, portfolios
+
+
+_TOTAL = '{"total":"'
+_COMPLETE = '"unconverted":{},"pending":0,"holdings":'  # fully priced, in the base currency alone
+
+
+def _cached_totals(user_ids: list[int], base: dict[int, str]) -> dict[int, Observed | None]:
+    """From the summaries in Redis (one MGET per 5,000 users) in the user's base currency: the total
+    when fully priced, None when not (a half-priced total would be a false crossing; no holdings,
+    nothing to judge). Users without such a summary are left out: valued from the database."""
+    from webapp.services import cache
+
+    if not user_ids:
+        return {}
+    try:
+        summaries = cache.read_summaries(user_ids)
+    except cache.RedisError:
+        return {}
+    out: dict[int, Observed | None] = {}
+    for uid, doc in summaries.items():
+        # '{"total":"<total>","currency":"<base>","accounts":{...},"unconverted":{...},"pending":n,"holdings":n,...'
+        if not doc.startswith(_TOTAL):
+            continue
+        total, _, rest = doc[len(_TOTAL):].partition('","currency":"')
+        currency = rest[:3]
+        if currency != base[uid]:
+            continue
+        out[uid] = Observed(total=Decimal(total), currency=currency) if (
+            _COMPLETE in doc and '"holdings":0,' not in doc) else None
+    return out
 
 
 def _observed(rule, quotes: dict, portfolios: dict) -> Observed:

@@ -78,6 +78,7 @@ from webapp.services.cache.core import (  # noqa: F401
     read_positions,
     read_prices,
     read_quotes,
+    read_summaries,
     read_token,
     remember_session,
     set_session_tokens,

@@ -189,6 +189,17 @@ def read_portfolio(user_id: int) -> tuple[bytes | None, str]:
     return v.to_json().encode(), token
 
 
+def read_summaries(user_ids: Sequence[int]) -> dict[int, str]:
+    """The cached summaries (`PortfolioWrite.summary` JSON) of these users, those Redis has: MGET by chunk."""
+    r = get_redis()
+    out: dict[int, str] = {}
+    for part in _chunks(list(user_ids), 5000):
+        for uid, raw in zip(part, r.mget([key("portfolio", u) for u in part])):
+            if raw:
+                out[uid] = raw.decode()
+    return out
+
+
 class PortfolioWrite(NamedTuple):
     """One user's share of `write_portfolios`."""
 

@@ -304,8 +304,10 @@ def evaluate_alerts(user_ids: Sequence[int] | None) -> None:
         db.session.rollback()
 
 
-def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None) -> dict:
-    """Recompute only the users who hold the given instruments (or the given / all users)."""
+def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None, *,
+                         alerts: bool = True) -> dict:
+    """Recompute only the users who hold the given instruments (or the given / all users), then
+    judge their alert rules (`alerts=False`: not; bench/alerts.py times the two apart)."""
     started = time.perf_counter()
     try:
         flush_pending_snapshots()
@@ -319,7 +321,8 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
             user_ids = holders_of(instrument_ids)
     select_seconds = time.perf_counter() - started
     changed, timings = recompute_many(sorted(user_ids) if user_ids is not None else None)
-    evaluate_alerts(user_ids)
+    if alerts:
+        evaluate_alerts(user_ids)
     stats = {"users": timings.pop("users"), "changed": len(changed),
              "seconds": round(time.perf_counter() - started, 3), "select_seconds": round(select_seconds, 3), **timings}
     log.info("recomputed %d portfolios, %d changed", stats["users"], len(changed), extra={"fields": stats})
