@@ -96,10 +96,7 @@ def test_the_daily_digest_is_delivered_at_the_users_hour(mail_app, smtp_server):
     from webapp.services import cache, jobs
     from webapp.services.pricing.quotes import current_quotes
 
-    now = datetime.now(timezone.utc)
-    if now.minute == 59 and now.second >= 50:  # the job reads the clock itself: not across the hour
-        time.sleep(61 - now.second)
-        now = datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc)  # the job is told this moment: an hour turning mid-test changes nothing
     uid = confirmed_user(mail_app, digest_hour=now.hour)
     aapl = holding(mail_app, uid, "AAPL")
     holding(mail_app, uid, "MSFT", "2")
@@ -110,7 +107,7 @@ def test_the_daily_digest_is_delivered_at_the_users_hour(mail_app, smtp_server):
     with mail_app.app_context():
         q = current_quotes({"AAPL": aapl})["AAPL"]  # the provider gave a previous close of 100
         cache.write_quotes({"AAPL": dataclasses.replace(q, previous_close=Decimal("100"))}, now)
-        job = jobs.enqueue("default", "workers.alerts.send_digests")  # what the hourly schedule runs
+        job = jobs.enqueue("default", "workers.alerts.send_digests", at=now.isoformat())  # the hourly job
     run_mail_jobs(mail_app)  # the digest job, then the mail it enqueued (the same burst)
     assert Job.fetch(job.id, connection=mail_app.extensions["folio_redis"]).return_value() == 1  # alice only
     [m] = smtp_server

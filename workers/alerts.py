@@ -28,8 +28,10 @@ def evaluate_stale_alerts() -> dict:
 
 
 @job
-def send_digests() -> int:
-    """The daily digests due this hour (UTC)."""
+def send_digests(at: str | None = None) -> int:
+    """The daily digests due this hour (UTC), or in the hour of `at` (an ISO time)."""
+    from datetime import datetime
+
     from webapp.services import digest
 
-    return digest.send_due()
+    return digest.send_due(datetime.fromisoformat(at) if at else None)
