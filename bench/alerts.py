@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
-from . import database, population
-from .stack import Stack
+from . import population
+from .isolated import isolated_app
 
 TARGET = 0.10  # evaluation time / recompute time
 KINDS = ("price_above", "price_below", "day_change_beyond", "portfolio_above", "portfolio_below")
@@ -51,43 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tick-percent", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=3, help="ticks measured (the medians are judged)")
     args = ap.parse_args(argv)
-    configured = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="folio-bench-alerts-") as tmp:
-        stack = Stack(logs=Path(tmp))
-        try:
-            return _run(args, configured, Path(tmp), stack)
-        finally:
-            stack.stop_all()
-            database.drop(configured)
-
-
-def _redis(stack: Stack) -> tuple[str, str]:
-    from webapp import embedded
-
-    url = os.environ.get("REDIS_URL")
-    if embedded.answers(url):
-        return url, f"folio-bench-alerts-{os.getpid()}:"
-    return stack.redis(), "folio-bench:"
-
-
-def _run(args, configured: str | None, tmp: Path, stack: Stack) -> int:
-    app_url, label = database.prepare(configured, tmp)
-    redis_url, prefix = _redis(stack)
-    from webapp import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": app_url, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
-                      "SECRET_KEY": "folio-bench-secret", "LOG_LEVEL": "WARNING", "FOLIO_DEMO": False})
-    database.migrate(app)
-    with app.app_context():
-        try:
-            return _measure(args, label)
-        finally:
-            if prefix.startswith("folio-bench-alerts-"):  # a shared Redis: leave nothing behind
-                from webapp.services import cache
-
-                r = cache.get_redis()
-                for k in r.scan_iter(match=f"{prefix}*", count=5000):
-                    r.delete(k)
+    with isolated_app("alerts") as (_app, label):
+        return _measure(args, label)
 
 
 def _measure(args, label: str) -> int:
@@ -153,7 +115,6 @@ def _measure(args, label: str) -> int:
 def _rules(engine, pop, per_user: int, rng: random.Random) -> dict[str, int]:
     """`per_user` rules for every user but the dashboard one, thresholds near the current figures
     (none holds before the first tick), in bulk."""
-    import sqlalchemy as sa
 
     from webapp.models import AlertRule
 

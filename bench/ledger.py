@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
-from . import database
-from .stack import Stack
+from .isolated import isolated_app
 
 WARM_MS = 200.0
 COLD_S = 2.0
@@ -39,40 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instruments", type=int, default=30)
     ap.add_argument("--warm-runs", type=int, default=9)
     args = ap.parse_args(argv)
-    configured = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="folio-bench-ledger-") as tmp:
-        stack = Stack(logs=Path(tmp))
-        try:
-            return _run(args, configured, Path(tmp), stack)
-        finally:
-            stack.stop_all()
-            database.drop(configured)
-
-
-def _redis(stack: Stack) -> tuple[str, str]:
-    from webapp import embedded
-
-    url = os.environ.get("REDIS_URL")
-    if embedded.answers(url):
-        return url, f"folio-bench-ledger-{os.getpid()}:"
-    return stack.redis(), "folio-bench:"
-
-
-def _run(args, configured: str | None, tmp: Path, stack: Stack) -> int:
-    app_url, label = database.prepare(configured, tmp)
-    redis_url, prefix = _redis(stack)
-    from webapp import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": app_url, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
-                      "SECRET_KEY": "folio-bench-secret", "LOG_LEVEL": "WARNING", "FOLIO_DEMO": False})
-    database.migrate(app)
-    with app.app_context():
-        try:
-            return _measure(args, label)
-        finally:
-            from webapp.services import cache
-
-            cache.forget_performance(USER)
+    with isolated_app("ledger") as (_app, label):
+        return _measure(args, label)
 
 
 def _measure(args, label: str) -> int:
