@@ -20,35 +20,13 @@ from quick_users import quick_user
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
+from test_alerts import holding, rule
 from test_webhooks import Receiver
 
 from webapp.extensions import db
-from webapp.models import Account, AlertRule, Holding, Instrument, Notification, User
+from webapp.models import Notification, User
 
 ALICE = "alice@example.com"
-
-
-def holding(app, uid: int, symbol: str, quantity: str = "10") -> int:
-    """An account holding `symbol` (the instrument made when missing); returns the instrument id."""
-    with app.app_context():
-        inst = db.session.scalar(sa.select(Instrument).where(Instrument.symbol == symbol))
-        if inst is None:
-            inst = Instrument(symbol=symbol, asset_type="stock", currency="USD", provider_symbols={})
-            db.session.add(inst)
-        account = Account(owner_id=uid, name=f"Main {symbol}", kind="brokerage")
-        db.session.add(account)
-        db.session.flush()
-        db.session.add(Holding(account_id=account.id, instrument_id=inst.id, quantity=Decimal(quantity)))
-        db.session.commit()
-        return inst.id
-
-
-def rule(app, uid: int, kind: str, threshold: str, instrument_id: int, **fields) -> int:
-    with app.app_context():
-        r = AlertRule(user_id=uid, kind=kind, instrument_id=instrument_id, threshold=Decimal(threshold), **fields)
-        db.session.add(r)
-        db.session.commit()
-        return r.id
 
 
 def confirmed_user(app, email: str = ALICE, **fields) -> int:
