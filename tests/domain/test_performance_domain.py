@@ -77,3 +77,11 @@ def test_at_one_constant_rate_the_base_gains_are_the_gains_times_the_rate(draws,
         assert p.base.currency == "USD" and p.base.quantity == p.sale.quantity
         assert abs(EXACT.subtract(p.base.gain, EXACT.multiply(p.sale.gain, r))) < D("1e-60")
     assert [a.currency for a in in_base(ledger, "EUR", lambda c, d: 1 / 0)] == ["EUR"] * len(ledger)
+
+
+def test_the_index_links_a_sell_out_above_the_last_close_as_twr_does():
+    # 1,000 at the close, sold out the next day for 1,100: TWR +10 %, and the index ends at 110
+    values = [(date(2025, 1, 1), D(1000)), (date(2025, 1, 2), D(0))]
+    flows = {date(2025, 1, 2): D(-1100)}
+    assert twr(values, flows).twr == D("0.1")
+    assert twr_index(values, flows)[-1] == (date(2025, 1, 2), D(110))

@@ -19,7 +19,6 @@ The rate is asked only for a currency with something in it that day.
 """
 from __future__ import annotations
 
-import bisect
 import hashlib
 from collections import defaultdict
 from datetime import date, timedelta
@@ -29,7 +28,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from webapp.domain.ledger import Activity
 from webapp.domain.ledger import _ordered as ledger_order  # the one within-day order of the ledger
 from webapp.domain.money import EXACT, ZERO
-from webapp.domain.returns import unit_price
+from webapp.domain.returns import day_factors, unit_price
 
 Closes = Mapping[str, Sequence[tuple[date, Decimal]]]  # symbol -> [(day, close)], oldest first
 HUNDRED = Decimal(100)
@@ -172,22 +171,12 @@ def twr_index(values: Sequence[tuple[date, Decimal]], flows: Mapping[date, Decim
     on which the return is not defined."""
     if not values:
         return []
-    flows = flows or {}
-    flow_days = sorted(flows)
     level: Decimal | None = base
     out = [(values[0][0], base)]
-    prev_value = values[0][1]
-    i = bisect.bisect_right(flow_days, values[0][0])
-    for day, value in values[1:]:
-        flow = ZERO
-        while i < len(flow_days) and flow_days[i] <= day:
-            flow = EXACT.add(flow, flows[flow_days[i]])
-            i += 1
-        start = EXACT.add(prev_value, flow)
-        if level is not None and not (start == 0 and value == 0):
-            level = None if start <= 0 else EXACT.multiply(level, EXACT.divide(value, start))
+    for day, factor in day_factors(values, flows):
+        if level is not None and factor is not None:
+            level = None if factor.is_nan() else EXACT.multiply(level, factor)
         out.append((day, level))
-        prev_value = value
     return out
 
 

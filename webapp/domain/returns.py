@@ -10,7 +10,7 @@ import decimal
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import pyxirr
 
@@ -50,11 +50,31 @@ def twr(values: Sequence[tuple[date, Decimal]], flows: Mapping[date, Decimal] | 
     """
     if not values:
         raise ValueError("twr needs at least the start value")
+    growth, counted = ONE, 0
+    for _, factor in day_factors(values, flows):
+        if factor is None:
+            continue
+        if factor.is_nan():
+            return Twr(None, None, values[0][0], values[-1][0], counted)
+        growth = EXACT.multiply(growth, factor)
+        counted += 1
+    total = EXACT.subtract(growth, ONE)
+    return Twr(total, annualize(total, (values[-1][0] - values[0][0]).days), values[0][0], values[-1][0], counted)
+
+
+NOT_DEFINED = Decimal("NaN")
+
+
+def day_factors(values: Sequence[tuple[date, Decimal]],
+                flows: Mapping[date, Decimal] | None = None) -> Iterator[tuple[date, Decimal | None]]:
+    """Each day after the first with its factor 1 + r_d (see `twr`): None for a day skipped
+    (nothing held, nothing moved in), NOT_DEFINED (NaN) for a day that starts from a value at
+    or below zero, after which the caller stops. The one place TWR's days are linked: `twr`
+    and the chart's index (webapp/domain/performance.twr_index) both use it."""
     flows = flows or {}
     flow_days = sorted(flows)
-    growth, counted = ONE, 0
-    prev_day, prev_value = values[0]
-    i = bisect.bisect_right(flow_days, prev_day)
+    prev_value = values[0][1]
+    i = bisect.bisect_right(flow_days, values[0][0])
     for day, value in values[1:]:
         flow = ZERO
         while i < len(flow_days) and flow_days[i] <= day:
@@ -62,21 +82,17 @@ def twr(values: Sequence[tuple[date, Decimal]], flows: Mapping[date, Decimal] | 
             i += 1
         start = EXACT.add(prev_value, flow)
         if start == 0 and value == 0:
-            pass  # nothing held, nothing moved in: skipped
+            yield day, None
         elif start <= 0 and flow < 0 < prev_value:
             # more taken out than the day started with (a sale above the last close, in an
             # account without cash): the outflow counts at the day's end instead, else the
             # day would start from a negative value: r_d = (V_d − F_d) / V_{d−1} − 1
-            growth = EXACT.multiply(growth, EXACT.divide(EXACT.subtract(value, flow), prev_value))
-            counted += 1
+            yield day, EXACT.divide(EXACT.subtract(value, flow), prev_value)
         elif start <= 0:
-            return Twr(None, None, values[0][0], values[-1][0], counted)
+            yield day, NOT_DEFINED
         else:
-            growth = EXACT.multiply(growth, EXACT.divide(value, start))
-            counted += 1
+            yield day, EXACT.divide(value, start)
         prev_value = value
-    total = EXACT.subtract(growth, ONE)
-    return Twr(total, annualize(total, (values[-1][0] - values[0][0]).days), values[0][0], values[-1][0], counted)
 
 
 def annualize(rate: Decimal, days: int) -> Decimal | None:
