@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Mapping
 from webapp.domain import ledger
 from webapp.domain.income import Income, income
 from webapp.domain.ledger import Activity, Sale
-from webapp.domain.money import EXACT, ZERO
+from webapp.domain.money import EXACT, ZERO, total_or_none
 
 RateFn = Callable[[str, date], Decimal]  # 1 unit of a currency in the base currency on a day
 
@@ -144,15 +144,6 @@ def unrealized_in_base(activities: Iterable[Activity], base: str, rate: RateFn, 
     return gains_in_base(activities, base, rate, prices, day, method, converted)[1]
 
 
-def _total(values: Iterable[Decimal | None]) -> Decimal | None:
-    total = ZERO
-    for v in values:
-        if v is None:
-            return None
-        total = EXACT.add(total, v)
-    return total
-
-
 def gains_in_base(activities: Iterable[Activity], base: str, rate: RateFn, prices: Mapping[str, Decimal],
                   day: date | None, method: str = "average",
                   converted: list[Activity] | None = None) -> tuple[list[SaleInBase], list[HoldingGain]]:
@@ -166,11 +157,11 @@ def gains_in_base(activities: Iterable[Activity], base: str, rate: RateFn, price
     sales = [SaleInBase(s, b) for s, b in zip(own.sales, conv.sales, strict=True)]
     held = []
     for key, lots in sorted(own.lots.items()):
-        q = _total(lot.quantity for lot in lots)
+        q = total_or_none(lot.quantity for lot in lots)
         if not q:
             continue
         account, symbol = key
-        cost, cost_base = _total(lot.cost for lot in lots), _total(lot.cost for lot in conv.lots[key])
+        cost, cost_base = total_or_none(lot.cost for lot in lots), total_or_none(lot.cost for lot in conv.lots[key])
         price, ccy = prices.get(symbol), lots[0].currency
         value = r = value_base = None
         if price is not None and day is not None:

@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-from webapp.domain.money import EXACT, ZERO, canonical
+from webapp.domain.money import EXACT, ZERO, canonical, total_or_none
 from webapp.domain.splits import Ratio
 
 TYPES = ("buy", "sell", "dividend", "interest", "fee", "tax", "split", "transfer_in", "transfer_out",
@@ -87,12 +87,6 @@ def _sum(values: Iterable[Decimal]) -> Decimal:
     for v in values:
         total = EXACT.add(total, v)
     return total
-
-
-def _cost_sum(costs: Iterable[Decimal | None]) -> Decimal | None:
-    """The sum of costs, None (unknown) when any of them is."""
-    costs = list(costs)
-    return None if any(c is None for c in costs) else _sum(costs)
 
 
 def _share(cost: Decimal | None, part: Decimal, whole: Decimal) -> Decimal | None:
@@ -244,7 +238,7 @@ def _pool(lots: list[Lot]) -> None:
     """Average cost keeps one lot per holding: all shares, all cost, the first acquisition date."""
     if len(lots) > 1:
         merged = Lot(min(lot.acquired for lot in lots), _sum(lot.quantity for lot in lots),
-                     _cost_sum(lot.cost for lot in lots), lots[0].currency)
+                     total_or_none(lot.cost for lot in lots), lots[0].currency)
         lots[:] = [merged]
 
 
@@ -270,7 +264,7 @@ def _replay(activities: Iterable[Activity], method: str, on: date | None = None)
                 state.in_transit[a.symbol].extend(taken)
             else:
                 proceeds = EXACT.subtract(EXACT.multiply(a.quantity, a.price), a.fee or ZERO)
-                cost = _cost_sum(lot.cost for lot in taken)
+                cost = total_or_none(lot.cost for lot in taken)
                 state.sales.append(Sale(a.date, a.account, a.symbol, a.currency, a.quantity, proceeds, cost,
                                         a.fee or ZERO))
         elif a.type == "transfer_in":
@@ -326,7 +320,7 @@ def lots(activities: Iterable[Activity], method: str = "fifo", on: date | None =
 def totals(lots: Iterable[Lot]) -> tuple[Decimal, Decimal | None]:
     """The quantity and the cost basis (None: partly unknown) of some lots."""
     lots = list(lots)
-    return _sum(lot.quantity for lot in lots), _cost_sum(lot.cost for lot in lots)
+    return _sum(lot.quantity for lot in lots), total_or_none(lot.cost for lot in lots)
 
 
 def realized_gains(activities: Iterable[Activity], method: str = "average") -> list[Sale]:
@@ -378,7 +372,7 @@ def unrealized(activities: Iterable[Activity], prices: Mapping[str, Decimal], me
         q = _sum(lot.quantity for lot in lots)
         if q == 0:
             continue
-        cost = _cost_sum(lot.cost for lot in lots)
+        cost = total_or_none(lot.cost for lot in lots)
         price = prices.get(symbol)
         value = EXACT.multiply(q, price) if price is not None else None
         out.append(Unrealized(account, symbol, lots[0].currency, q, cost, value,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
-from typing import Mapping
+from typing import Iterable, Mapping
 
 # wide enough that quantity (28,10) x price (28,10) and their sums never round
 EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation, decimal.Overflow])
@@ -42,6 +42,16 @@ def _account_total(by_ccy: Mapping[str, Decimal], base: str, fx: Mapping[tuple[s
 
 
 # ---- summaries: what a recompute keeps per user -------------------------------------------
+
+
+def total_or_none(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The exact sum (EXACT, not the thread's 28 digits); None, unknown, when any part is."""
+    total = ZERO
+    for v in values:
+        if v is None:
+            return None
+        total = EXACT.add(total, v)
+    return total
 
 
 def canonical(amount: Decimal) -> str:

@@ -50,7 +50,7 @@ from webapp.domain import performance as perf
 from webapp.domain import returns as ret
 from webapp.domain.income import yield_on_cost
 from webapp.domain.ledger import Activity
-from webapp.domain.money import EXACT, ZERO, canonical
+from webapp.domain.money import EXACT, ZERO, canonical, total_or_none
 from webapp.domain.periods import Period, period_range  # noqa: F401  (part of this service's API)
 from webapp.services import cache
 from webapp.services.portfolio.market_data import daily_closes
@@ -123,7 +123,7 @@ def returns(activities: Sequence[Activity], base: str, start: date, end: date, a
     return {
         "currency": base, "start": start, "from": start + ONE_DAY, "to": end,
         "value_start": values[0][1], "value_end": values[-1][1],
-        "net_flows": _total(flows.values()),
+        "net_flows": total_or_none(flows.values()),
         "twr": t.twr if t.days_counted else None, "twr_annualized": t.annualized if t.days_counted else None,
         "mwr": ret.mwr(start, values[0][1], flows, end, values[-1][1]),
         "days": (end - start).days,
@@ -227,7 +227,7 @@ def income(activities: Sequence[Activity], base: str, by: str = "month", account
             if (r.symbol, end) not in costs:
                 costs[(r.symbol, end)] = ledger.lots(by_symbol.get(r.symbol, []), method, on=end)
             lots = costs[(r.symbol, end)].get((r.account, r.symbol), [])
-            cost = _total(lot.cost for lot in lots) if lots else None
+            cost = total_or_none(lot.cost for lot in lots) if lots else None
         out.append(IncomeRow(r.period, r.account, r.symbol, r.dividends, r.interest, r.taxes, r.fees, r.net, cost,
                              yield_on_cost(r.dividends, cost) if r.symbol else None))
     return out
@@ -250,15 +250,6 @@ def fraction(value: Decimal | None) -> str | None:
         return None
     q = value.quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN, context=EXACT)
     return format(q if q else ZERO.quantize(RATE_PLACES), "f")
-
-
-def _total(values: Iterable[Decimal | None]) -> Decimal | None:
-    total = ZERO
-    for v in values:
-        if v is None:
-            return None
-        total = EXACT.add(total, v)
-    return total
 
 
 def report(activities: Sequence[Activity], base: str, start: date, end: date, method: str = "average",
@@ -290,15 +281,15 @@ def report(activities: Sequence[Activity], base: str, start: date, end: date, me
         row = by_symbol.setdefault(s.sale.symbol, {"quantity": ZERO, "cost": [], "value": [], "gain": [],
                                                    "realized": []})
         row["realized"].append(s.base.gain)
-    holdings = [{"symbol": symbol, "quantity": canonical(row["quantity"]), "cost_basis": money(_total(row["cost"])),
-                 "value": money(_total(row["value"])), "unrealized_gain": money(_total(row["gain"])),
-                 "realized_gain": money(_total(row["realized"]))} for symbol, row in sorted(by_symbol.items())]
+    holdings = [{"symbol": symbol, "quantity": canonical(row["quantity"]), "cost_basis": money(total_or_none(row["cost"])),
+                 "value": money(total_or_none(row["value"])), "unrealized_gain": money(total_or_none(row["gain"])),
+                 "realized_gain": money(total_or_none(row["realized"]))} for symbol, row in sorted(by_symbol.items())]
     return {
         "currency": base, "from": r["from"].isoformat(), "to": end.isoformat(),
         "value_start": money(r["value_start"]), "value_end": money(r["value_end"]), "net_flows": money(r["net_flows"]),
         "twr": fraction(r["twr"]), "twr_annualized": fraction(r["twr_annualized"]), "mwr": fraction(r["mwr"]),
-        "realized_gain": money(_total(s.base.gain for s in sales)),
-        "unrealized_gain": money(_total(h.gain_base for h in held)),
+        "realized_gain": money(total_or_none(s.base.gain for s in sales)),
+        "unrealized_gain": money(total_or_none(h.gain_base for h in held)),
         "dividends": money(totals["dividends"]), "interest": money(totals["interest"]),
         "fees": money(totals["fees"]), "taxes": money(totals["taxes"]),
         "holdings": holdings,
