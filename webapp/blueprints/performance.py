@@ -3,7 +3,6 @@ unrealized gains by the user's cost method, and income. Figures come from the le
 (webapp/services/portfolio/performance.py); every query is the logged-in user's own."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -12,7 +11,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from webapp.domain.base_currency import MissingRate
-from webapp.domain.inputs import SYMBOL_RE, normalise_symbol
+from webapp.domain.inputs import SYMBOL_RE, normalise_symbol, parse_day
 from webapp.domain.ledger import METHODS
 from webapp.domain.money import EXACT, ZERO
 from webapp.services import assets, ledger
@@ -20,7 +19,6 @@ from webapp.services.portfolio import performance
 from webapp.web.charts import index_chart
 
 bp = Blueprint("performance", __name__, url_prefix="/portfolio")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 PERIOD_LABELS = {"1M": "1M", "3M": "3M", "YTD": "YTD", "1Y": "1Y", "3Y": "3Y", "5Y": "5Y", "ALL": "All",
                  "CUSTOM": "Custom"}
 
@@ -40,11 +38,9 @@ def _day(name: str, problems: list[str]) -> date | None:
     if not text:
         return None
     try:
-        if not DATE_RE.match(text):
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
-        problems.append(f"“{text[:20]}” is not a date: write it as YYYY-MM-DD.")
+        return parse_day(text)
+    except ValueError as exc:
+        problems.append(str(exc))
         return None
 
 

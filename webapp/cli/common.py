@@ -1,7 +1,9 @@
 """What every command shares: one-line errors (exit 2) and finding a user or an instrument."""
 from __future__ import annotations
 
+import re
 import sys
+from datetime import date
 
 import click
 import sqlalchemy as sa
@@ -28,6 +30,18 @@ def read_text(path: str) -> str:
             return f.read()
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {path}: {exc}")
+
+
+def day_option(value: str | None, option: str) -> date | None:
+    """An option's day, YYYY-MM-DD (None when not given), or exit 2 saying so."""
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} “{value[:40]}” is not a date (YYYY-MM-DD).")
 
 
 def fail_lines(errors: list[str]) -> None:

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.cli.common import fail, fail_lines, read_text
+from webapp.cli.common import day_option, fail, fail_lines, read_text
 
 fx_cli = AppGroup("fx", help="Fetch and show exchange rates.")
 CCY_RE = re.compile(r"^[A-Za-z]{3}$")
@@ -37,15 +37,6 @@ def fx_refresh(sync: bool) -> None:
     click.echo(f"{result['fetched']} rates from {result['source']}; {result['revalued_users']} users to revalue")
 
 
-def _day(value: str, option: str) -> date:
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} “{value[:40]}” is not a date (YYYY-MM-DD).")
-
-
 @fx_cli.command("history")
 @click.option("--since", default=None, help="First day to load, YYYY-MM-DD (default: all the provider has).")
 @click.option("--sync", is_flag=True, help="Load now in this process instead of enqueueing a job (queue low).")
@@ -54,7 +45,7 @@ def fx_history(since: str | None, sync: bool) -> None:
     from webapp.services import jobs
     from webapp.services.pricing.fx import load_fx_history
 
-    day = _day(since, "--since") if since is not None else None
+    day = day_option(since, "--since")
     if not sync:
         job = jobs.enqueue("low", "workers.fx.load_fx_history", day.isoformat() if day else None, timeout=1800)
         click.echo(f"enqueued job {job.id}")
@@ -88,15 +79,15 @@ def fx_import(file: str) -> None:
 def fx_show(currency: str | None, on: str | None) -> None:
     """Show the cached rates per 1 EUR, or CURRENCY against the base currency and EUR."""
     from pricing_providers.fx import cross_rates
-    from webapp.services.pricing.fx import rates_per_eur_from_db
     from webapp.services import cache
+    from webapp.services.pricing.fx import rates_per_eur_from_db
 
     if currency is not None and not CCY_RE.match(currency):
         fail(f"“{currency[:20]}” is not a currency code (three letters, e.g. EUR).")
     if on is not None:
         if currency is None:
             fail("--date needs a CURRENCY.")
-        return _show_on(currency.upper(), _day(on, "--date"))
+        return _show_on(currency.upper(), day_option(on, "--date"))
     try:
         per_eur, as_of, source = cache.read_fx()
     except cache.RedisError:

@@ -2,28 +2,14 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import click
 import sqlalchemy as sa
 
-from webapp.cli.common import fail, find_user
+from webapp.cli.common import day_option, fail, find_user
 from webapp.cli.users import portfolio_cli
-
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        if not DATE_RE.match(value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} “{value[:40]}” is not a date (YYYY-MM-DD).")
 
 
 @portfolio_cli.command("report")
@@ -45,7 +31,7 @@ def report_command(email: str, account_name: str | None, since: str | None, unti
 
     user = find_user(email)
     today = datetime.now(timezone.utc).date()
-    start_day, end_day = _day(since, "--from"), _day(until, "--to")
+    start_day, end_day = day_option(since, "--from"), day_option(until, "--to")
     account = None
     if account_name is not None:
         account = db.session.scalar(sa.select(Account).where(Account.owner_id == user.id,
