@@ -40,6 +40,7 @@ from webapp.domain.activity_rows import (
     MAX_NOTE,
     ParsedActivity,
     RowError,
+    csv_lines,
     decode,
     parse_number,
     parse_symbol,
@@ -68,31 +69,24 @@ def parse(data: bytes | str, today: date) -> tuple[list[ParsedActivity], list[Ro
     text = decode(data, errors)
     if text is None:
         return [], errors
-    reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[ParsedActivity] = []
     header: list[str] | None = None
     index: dict[str, int] = {}
-    count, end = 0, 0
-    try:
-        for fields in reader:
-            line, end = end + 1, reader.line_num  # a quoted value can span lines: report the first
-            if not any(f.strip() for f in fields):
-                continue
-            if header is None:
-                header = [f.strip().lower() for f in fields]
-                index = _read_header(header, fields, line, errors)
-                if index is None:
-                    return [], errors
-                continue
-            count += 1
-            if count > MAX_ROWS:
-                errors.append(RowError(line, None, f"More than {MAX_ROWS:,} activities; split the file."))
-                break
-            row = _read_row(line, fields, header, index, today, errors)
-            if row is not None:
-                rows.append(row)
-    except csv.Error as exc:
-        errors.append(RowError(end + 1, None, f"The CSV cannot be read here: {exc}."))
+    count = 0
+    for line, fields in csv_lines(text, errors):
+        if header is None:
+            header = [f.strip().lower() for f in fields]
+            index = _read_header(header, fields, line, errors)
+            if index is None:
+                return [], errors
+            continue
+        count += 1
+        if count > MAX_ROWS:
+            errors.append(RowError(line, None, f"More than {MAX_ROWS:,} activities; split the file."))
+            break
+        row = _read_row(line, fields, header, index, today, errors)
+        if row is not None:
+            rows.append(row)
     if header is None:
         errors.append(RowError(1, None, "The file is empty: it needs a header row naming its columns "
                                         f"({', '.join(COLUMNS)})."))

@@ -6,13 +6,21 @@ accepted or refused the same way, with the same words, whichever file it came fr
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from webapp.domain.csv_format import MAX_BYTES
-from webapp.domain.inputs import CONTROL_RE, MAX_QUANTITY, QUANTITY_PLACES, SYMBOL_RE, normalise_symbol
+from webapp.domain.inputs import (
+    CONTROL_RE,
+    MAX_QUANTITY,
+    QUANTITY_PLACES,
+    SYMBOL_RE,
+    normalise_symbol,
+)
 from webapp.domain.ledger import Activity, validate
 from webapp.domain.money import EXACT
 
@@ -159,3 +167,18 @@ def validated(line: int, activity: Activity, today, errors: list[RowError], seen
 
 __all__ = ["RowError", "ParsedActivity", "SUBUNITS", "decode", "parse_number", "checked", "rounded", "major",
            "parse_symbol", "parse_text", "column_of", "validated"]
+
+
+def csv_lines(text: str, errors: list[RowError]) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank records of a CSV text, each with the line it starts on (a quoted value can
+    span lines: the first is reported); a record the csv module cannot read ends the reading
+    with an error naming its line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    end = 0
+    try:
+        for fields in reader:
+            line, end = end + 1, reader.line_num
+            if any(f.strip() for f in fields):
+                yield line, fields
+    except csv.Error as exc:
+        errors.append(RowError(end + 1, None, f"The CSV cannot be read here: {exc}."))

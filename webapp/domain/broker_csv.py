@@ -29,14 +29,13 @@ Pure.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date
 
 from webapp.domain.activity_rows import (
     ParsedActivity,
     RowError,
+    csv_lines,
     decode,
     major,
     parse_number,
@@ -75,29 +74,22 @@ def parse(data: bytes | str, today: date, default_account: str = "Trading 212") 
     text = decode(data, errors)
     if text is None:
         return [], errors
-    reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[ParsedActivity] = []
     header: list[str] | None = None
-    count, end = 0, 0
-    try:
-        for fields in reader:
-            line, end = end + 1, reader.line_num
-            if not any(f.strip() for f in fields):
-                continue
-            if header is None:
-                header = [f.strip() for f in fields]
-                if not looks_like(header):
-                    errors.append(RowError(line, None, "This is not a Trading 212 History export: the header has "
-                                                       "no Action and Time columns."))
-                    return [], errors
-                continue
-            count += 1
-            if count > MAX_ROWS:
-                errors.append(RowError(line, None, f"More than {MAX_ROWS:,} rows; export fewer at a time."))
-                break
-            rows.extend(_Row(line, header, fields, default_account, today, errors).read())
-    except csv.Error as exc:
-        errors.append(RowError(end + 1, None, f"The CSV cannot be read here: {exc}."))
+    count = 0
+    for line, fields in csv_lines(text, errors):
+        if header is None:
+            header = [f.strip() for f in fields]
+            if not looks_like(header):
+                errors.append(RowError(line, None, "This is not a Trading 212 History export: the header has "
+                                                   "no Action and Time columns."))
+                return [], errors
+            continue
+        count += 1
+        if count > MAX_ROWS:
+            errors.append(RowError(line, None, f"More than {MAX_ROWS:,} rows; export fewer at a time."))
+            break
+        rows.extend(_Row(line, header, fields, default_account, today, errors).read())
     if header is None:
         errors.append(RowError(1, None, "The file is empty."))
     elif count == 0 and not errors:
