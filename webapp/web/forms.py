@@ -218,9 +218,9 @@ class BaseCurrencyForm(FlaskForm):
             raise ValidationError(f"Choose one of: {', '.join(CURRENCIES)}.")
 
 
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[
-        DataRequired("Enter your current password."), Length(max=200)])
+class NewPasswordForm(FlaskForm):
+    """A new password, twice: a reset link's form, and the password change's."""
+
     password = PasswordField("New password", validators=[
         DataRequired("Choose a new password."),
         Length(min=10, max=200, message="Use between 10 and 200 characters."),
@@ -229,6 +229,11 @@ class ChangePasswordForm(FlaskForm):
         DataRequired("Type the new password again."),
         EqualTo("password", message="The two passwords do not match."),
     ])
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField("Current password", validators=[
+        DataRequired("Enter your current password."), Length(max=200)])
 
 
 class ForgotPasswordForm(FlaskForm):
@@ -237,17 +242,8 @@ class ForgotPasswordForm(FlaskForm):
                        filters=[normalise_email])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(NewPasswordForm):
     """The same rules as registration and the password change."""
-
-    password = PasswordField("New password", validators=[
-        DataRequired("Choose a new password."),
-        Length(min=10, max=200, message="Use between 10 and 200 characters."),
-    ])
-    confirm = PasswordField("Confirm new password", validators=[
-        DataRequired("Type the new password again."),
-        EqualTo("password", message="The two passwords do not match."),
-    ])
 
 
 class ButtonForm(FlaskForm):
