@@ -54,13 +54,6 @@ def _change(form: ActivityForm) -> ledger.Change:
                          ratio=form.parsed_ratio, asset_type=form.asset_type.data)
 
 
-def _revalued(row: Activity) -> None:
-    """The service revalued the portfolio; a symbol new to the user gets its first price and
-    history at once, as a holding added by hand does."""
-    if row.instrument is not None and row.type in ("buy", "opening", "transfer_in"):
-        assets.portfolio_changed(current_user.id, row.instrument)
-
-
 # ---- the list ------------------------------------------------------------------------------------
 
 
@@ -108,7 +101,6 @@ def index(account_id: int):
     except ledger.Refused as exc:
         form.show_problems(exc.problems)
         return _list_page(account, form, 400)
-    _revalued(row)
     flash(f"{describe(row)} recorded.", "success")
     return redirect(url_for(".index", account_id=account_id))
 
@@ -136,7 +128,6 @@ def edit(activity_id: int):
     except ledger.Refused as exc:
         form.show_problems(exc.problems)
         return _edit_page(own_activity(activity_id), form, 400)
-    _revalued(row)
     flash(f"{describe(row)} saved.", "success")
     return redirect(url_for(".index", account_id=row.account_id))
 

@@ -217,7 +217,7 @@ def add(user: User, account: Account, change: Change, *, source: str = "form") -
     _fill(row, account, change, instrument, user.base_currency)
     db.session.add(row)
     db.session.flush()
-    changed(user, [row.date])
+    changed(user, [row.date], acquired=_acquired(row, instrument))
     return row
 
 
@@ -231,8 +231,13 @@ def edit(user: User, row: Activity, account: Account, change: Change) -> Activit
     old_pair = (row.account_id, row.instrument_id)
     _fill(row, account, change, instrument, user.base_currency)
     db.session.flush()
-    changed(user, [before, row.date], also=[old_pair])
+    changed(user, [before, row.date], also=[old_pair], acquired=_acquired(row, instrument))
     return row
+
+
+def _acquired(row: Activity, instrument: Instrument | None) -> Instrument | None:
+    """The instrument an activity brings shares of in (a symbol perhaps new to the user)."""
+    return instrument if row.type in ("buy", "opening", "transfer_in") else None
 
 
 def delete(user: User, row: Activity) -> None:
@@ -262,9 +267,11 @@ def _adopt(account_id: int, instrument_id: int) -> None:
         db.session.flush()
 
 
-def changed(user: User, days: Iterable[date], also: Iterable[tuple[int, int | None]] = ()) -> None:
+def changed(user: User, days: Iterable[date], also: Iterable[tuple[int, int | None]] = (),
+            acquired: Instrument | None = None) -> None:
     """After a change: holdings re-derived, committed, the portfolio revalued, cached returns
-    recomputed from the earliest day touched."""
+    recomputed from the earliest day touched; an `acquired` instrument gets its first price
+    and history at once, as a holding added by hand does."""
     sync_holdings(user, also=also)
     db.session.commit()
     from webapp.services.assets import portfolio_changed
@@ -276,7 +283,7 @@ def changed(user: User, days: Iterable[date], also: Iterable[tuple[int, int | No
             performance.invalidate(user.id, min(days))
         except Exception:  # Redis down: the cached series notices the ledger changed by itself
             log.exception("could not mark the cached returns of user %s stale", user.id)
-    portfolio_changed(user.id)
+    portfolio_changed(user.id, acquired)
 
 
 # ---- the holdings the ledger adds up to -------------------------------------------------------

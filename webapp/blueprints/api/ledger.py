@@ -66,8 +66,6 @@ def add_activity(data, account_id):
         row = ledger.add(user, account, change, source="api")
     except ledger.Refused as exc:
         refused(exc)
-    if row.instrument is not None and row.type in ("buy", "opening", "transfer_in"):
-        assets.portfolio_changed(user.id, row.instrument)
     return row
 
 
