@@ -58,7 +58,8 @@ def preview(user: User, data: bytes, filename: str = "", *, default_account: str
     # accounts still to be created get stand-in ids below zero, for the ledger check
     ids = {name: a.id for name, a in accounts.items()}
     ids.update({name.casefold(): -(i + 1) for i, name in enumerate(out.new_accounts)})
-    present = Counter((a.account, activity_csv.identity("", a)) for a in ledger.activities_of(user.id))
+    recorded = ledger.activities_of(user.id)
+    present = Counter((a.account, activity_csv.identity("", a)) for a in recorded)
     seen: Counter = Counter()
     fresh = []
     for r in rows:
@@ -70,7 +71,7 @@ def preview(user: User, data: bytes, filename: str = "", *, default_account: str
             continue
         fresh.append((r, _with_account(r.activity, account_id)))
     out.rows = [r for r, _ in fresh]
-    problem = _ledger_problem(user, fresh)
+    problem = _ledger_problem(recorded, fresh)
     if problem:
         out.errors.append(problem)
     return out
@@ -86,11 +87,11 @@ def _with_account(a: domain.Activity, account_id: int) -> domain.Activity:
     return replace(a, account=account_id)
 
 
-def _ledger_problem(user: User, fresh: list) -> str | None:
+def _ledger_problem(recorded: list[domain.Activity], fresh: list) -> str | None:
     """Whether the ledger with the new activities holds together; the line of the one that breaks it."""
     line_of = {id(a): r.line for r, a in fresh}
     try:
-        domain.positions(ledger.activities_of(user.id) + [a for _, a in fresh])
+        domain.positions(recorded + [a for _, a in fresh])
     except domain.Oversold as exc:
         where = f"Line {line_of[id(exc.activity)]}: " if id(exc.activity) in line_of else ""
         return f"{where}{exc}"
