@@ -363,11 +363,6 @@ def _lots_in_base(ledger: list[domain.Activity], base: str, method: str,
     return out
 
 
-def is_governed(holding: Holding) -> bool:
-    return db.session.scalar(sa.select(Activity.id).where(
-        Activity.account_id == holding.account_id, Activity.instrument_id == holding.instrument_id).limit(1)) is not None
-
-
 def only_openings(holding: Holding) -> list[Activity] | None:
     """The holding's stored activities when they are all opening positions (a holding entered
     by hand, perhaps added to); None when the ledger records more (buys, sells, splits …)."""
