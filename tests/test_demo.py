@@ -91,3 +91,27 @@ def test_every_page_opens_with_real_content(app, client, demo):
         assert re.search(rf">\s*{kind}\s*<", activities, re.I), kind
     alerts = client.get("/alerts/").get_data(as_text=True)
     assert "AAPL" in alerts
+
+
+def test_add_many_checks_the_activities_together_and_writes_nothing_when_one_is_refused(app):
+    from webapp.services import assets, ledger
+
+    with app.app_context():
+        user = User(email="batch@example.com", base_currency="USD")
+        user.set_password("a long enough password")
+        db.session.add(user)
+        db.session.commit()
+        account = assets.create_account(user, "Broker")
+        day = date.today() - timedelta(days=10)
+        buy = ledger.Change(date=day, type="buy", symbol="ZZB", quantity=Decimal("5"), price=Decimal("10"))
+        sell = ledger.Change(date=day + timedelta(days=1), type="sell", symbol="ZZB", quantity=Decimal("6"),
+                             price=Decimal("11"))
+        with pytest.raises(ledger.Refused) as refused:  # the sale needs more than the buy of the batch
+            ledger.add_many(user, [(account, buy), (account, sell)])
+        assert "5" in str(refused.value) and "6" in str(refused.value)
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Activity)) == 0
+        sell.quantity = Decimal("2")
+        rows = ledger.add_many(user, [(account, sell), (account, buy)])  # checked in date order, not list order
+        assert [r.type for r in rows] == ["sell", "buy"]
+        assert db.session.scalar(sa.select(Holding.quantity).where(Holding.account_id == account.id)) == Decimal("3")
