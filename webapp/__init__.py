@@ -256,7 +256,7 @@ def _register_security_headers(app: Flask) -> None:
     )
 
     # browsers keep to HTTPS for this long once they saw it served so (PUBLIC_URL https://)
-    hsts = int(app.config.get("HSTS_SECONDS") or 0) if _served_over_https(app) else 0
+    hsts = max(0, int(app.config.get("HSTS_SECONDS") or 0)) if _served_over_https(app) else 0
 
     @app.after_request
     def headers(resp):
