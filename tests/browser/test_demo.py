@@ -9,11 +9,13 @@ from playwright.sync_api import expect
 
 from webapp.services.demo import DEMO_BENCHMARK, DEMO_HOLDINGS
 
-from .ui import PRICE_TIMEOUT_MS, login
+from .ui import login
 
 pytestmark = pytest.mark.browser
 
 SIGNED_PERCENT = re.compile(r"^[+−]?[\d,]+\.\d{2} %$")
+# the worker prices eight new instruments at once (instant refresh); not the 10 s promise under test here
+PRICED_TIMEOUT_MS = 30_000
 
 
 def test_a_freshly_seeded_demo_shows_gains_and_its_returns(browse, server, app):
@@ -27,7 +29,7 @@ def test_a_freshly_seeded_demo_shows_gains_and_its_returns(browse, server, app):
     expect(rows).to_have_count(len(symbols))
     for i in range(len(symbols)):  # the Gain column: a signed amount and percentage once priced
         gain = rows.nth(i).locator("td").nth(5)
-        expect(gain).to_contain_text(re.compile(r"[\d,]+\.\d{2} (USD|EUR)"), timeout=PRICE_TIMEOUT_MS)
+        expect(gain).to_contain_text(re.compile(r"[\d,]+\.\d{2} (USD|EUR)"), timeout=PRICED_TIMEOUT_MS)
         expect(gain.locator("small")).to_have_text(SIGNED_PERCENT)
     assert sorted(rows.locator("td:first-child").all_inner_texts()) == symbols
     expect(page.locator("#portfolio-gain")).to_contain_text("%")
