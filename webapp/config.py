@@ -143,9 +143,14 @@ def from_environment() -> dict[str, object]:
         "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),
         "BASE_CURRENCY": (os.environ.get("BASE_CURRENCY") or "USD").upper(),
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
-        # None (unset): on when FOLIO_ENV=production (see create_app), else off
+        # None (unset): on when PUBLIC_URL is https:// or FOLIO_ENV=production (see create_app), else
+        # off; the "remember me" cookie follows the session cookie unless set itself
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", None),
-        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_SECURE": _bool("REMEMBER_COOKIE_SECURE", None),
+        # Strict-Transport-Security max-age when PUBLIC_URL is https:// (0: no header)
+        "HSTS_SECONDS": _int("HSTS_SECONDS", 365 * 24 * 3600),
+        # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (werkzeug's ProxyFix); 0: trust none
+        "FORWARDED_PROXIES": _int("FORWARDED_PROXIES", 0),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT") or "20 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT") or "5 per minute",
         "LOGIN_CODE_RATE_LIMIT": os.environ.get("LOGIN_CODE_RATE_LIMIT") or "5 per minute; 20 per hour",

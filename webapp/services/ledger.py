@@ -221,6 +221,24 @@ def add(user: User, account: Account, change: Change, *, source: str = "form") -
     return row
 
 
+def add_many(user: User, changes: list[tuple[Account, Change]], *, source: str = "form") -> list[Activity]:
+    """Record several activities checked together (each against the others and the rest of the
+    ledger), with one revaluation afterwards: a seeded or scripted ledger, not a form's one."""
+    _check(user, {}, [_as_domain(account, change, user.base_currency) for account, change in changes])
+    rows = []
+    for account, change in changes:
+        instrument = _instrument(change)
+        if instrument is not None:
+            _adopt(account.id, instrument.id)
+        row = Activity(fee=Decimal(0), source=source)
+        _fill(row, account, change, instrument, user.base_currency)
+        db.session.add(row)
+        rows.append(row)
+    db.session.flush()
+    changed(user, [r.date for r in rows])
+    return rows
+
+
 def edit(user: User, row: Activity, account: Account, change: Change) -> Activity:
     """Change an activity (it may move to another of the user's accounts)."""
     before = row.date
