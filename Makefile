@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := wsgi:app
 
-.PHONY: run test soak bench bench-coverage clean
+.PHONY: run test soak bench bench-coverage bench-cluster clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -41,3 +41,7 @@ bench-coverage: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache
+
+# 2 web + 3 workers + 2 schedulers behind a proxy, 500 pollers, a web and a worker killed mid-cycle
+bench-cluster: $(VENV)/.installed
+	$(PY) -m bench.cluster $(CLUSTER_ARGS)

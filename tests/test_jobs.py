@@ -200,3 +200,11 @@ def test_a_lock_held_by_a_dead_rq_execution_is_taken_over(app, redis_client):
         cache.release_lock("cycle", token)
         plain = cache.acquire_lock("cycle", 900)
         assert plain and cache.acquire_lock("cycle", 900, "default|job2:exec1", jobs.execution_alive) is None
+
+
+def test_an_idle_worker_wakes_for_registry_cleanup_at_every_maintenance_interval(redis_client):
+    from webapp.services.jobs import FolioWorker
+
+    w = FolioWorker(["default"], connection=redis_client, maintenance_interval=10)
+    assert w.dequeue_timeout == 10  # RQ's own: worker_ttl - 15 = 405 s asleep in BLPOP
+    assert FolioWorker(["default"], connection=redis_client, maintenance_interval=900).dequeue_timeout == 405

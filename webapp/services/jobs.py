@@ -87,6 +87,12 @@ class FolioWorker(Worker):
     """A forking worker whose work horse never reuses the parent's DB connections,
     and which records every job's duration and outcome."""
 
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ cleans its registries (and so retries the jobs of a killed worker) only between
+        # two dequeues; an idle worker would otherwise sleep in BLPOP for worker_ttl - 15 s (405 s)
+        return max(1, min(self.worker_ttl - 15, int(self.maintenance_interval)))
+
     def perform_job(self, job, queue, execution):  # runs in the forked child
         global _execution
         _execution = f"{queue.name}|{execution.composite_key}"
