@@ -41,11 +41,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="what to SIGKILL mid-cycle: a web and a worker (the run), a web only (quick), nothing")
     ap.add_argument("--timeout", type=float, default=300.0, help="longest wait for the cycle")
     ap.add_argument("--results", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--database-name", default=setup.DATABASE, help="the private PostgreSQL database (dropped after)")
     args = ap.parse_args(argv)
     started = datetime.now(timezone.utc)
     out = Path(args.results) / f"{started:%Y%m%dT%H%M%SZ}-cluster"
     out.mkdir(parents=True, exist_ok=True)
     stack = Stack(logs=out)
+    setup.DATABASE = args.database_name
     pg = setup.postgres_url()
     claimed = None
     try:
