@@ -212,8 +212,11 @@ class Cluster:
 
     # ---- duplicate cron enqueues: the probe ---------------------------------------------------
     def _register_probe(self) -> None:
+        import warnings
+
         from webapp.services.schedule import scheduler
 
+        warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler")
         sched = scheduler()
         sched.cron("0 0 1 1 *", func=f"{probe.__name__}.tick", id=probe.JOB_ID, queue_name="high",
                    result_ttl=600)
