@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.coverage
 	$(PY) -m bench.ledger
 	$(PY) -m bench.alerts
+	$(PY) -m bench.cluster
 
 # price coverage alone: 250 users, 1,000 instruments, the free providers' limits, 6 cycles
 bench-coverage: $(VENV)/.installed

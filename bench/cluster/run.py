@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_url = claimed[0] if claimed else stack.redis()
         return Cluster(args, stack, out, db_url, redis_url).run()
     finally:
-        stack.stop_all()
+        _stop_all(stack)
         if pg:
             setup.drop_database(pg)
         if claimed:
@@ -273,6 +273,27 @@ class Cluster:
         from .report import report
 
         return report(self, pollers, proxy_stats, killed, job, runs, jobs_done, shown)
+
+
+def _stop_all(stack: Stack) -> None:
+    """SIGTERM to every process group at once, then SIGKILL to what is left after 15 s."""
+    procs = [p for p in stack.procs.values() if p.poll() is None]
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 15
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except Exception:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(5)
+    stack.procs.clear()
 
 
 def _loadavg() -> str:
