@@ -189,6 +189,11 @@ def from_environment() -> dict[str, object]:
         # seconds between the retries of a failed job (webapp/services/jobs.py): e-mail, everything else
         "MAIL_RETRY_INTERVALS": _intervals("MAIL_RETRY_INTERVALS", [30, 120, 600, 1800, 3600]),
         "TRANSIENT_RETRY_INTERVALS": _intervals("TRANSIENT_RETRY_INTERVALS", [10, 30, 60]),
+        # a worker killed mid-job: RQ sees its job abandoned once the heartbeat (every
+        # JOB_HEARTBEAT_SECONDS, valid for that + 60 s) lapses, at the next registry cleanup
+        # (every WORKER_MAINTENANCE_SECONDS, by one worker), and retries it (RQ's defaults: 30, 600)
+        "JOB_HEARTBEAT_SECONDS": _int("JOB_HEARTBEAT_SECONDS", 10),
+        "WORKER_MAINTENANCE_SECONDS": _int("WORKER_MAINTENANCE_SECONDS", 60),
         "ALERT_STALE_CYCLES": _int("ALERT_STALE_CYCLES", 3),
         "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 5),
         "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),
