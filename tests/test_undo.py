@@ -236,6 +236,9 @@ def test_a_delete_while_the_cache_is_down_says_it_cannot_be_undone(make_app):
         login(client)
         aid = create_account(client, "Broker")
         add(client, aid, "AAPL", "2")
+        add(client, aid, "MSFT", "3")
+        post(client, f"/accounts/holdings/{holding_id(app, aid, 'MSFT')}/delete")
+        earlier_undo = undo_url(client.get(f"/accounts/{aid}"))
         hid = holding_id(app, aid, "AAPL")
     finally:
         proc.terminate()
@@ -245,4 +248,8 @@ def test_a_delete_while_the_cache_is_down_says_it_cannot_be_undone(make_app):
     page = client.get(f"/accounts/{aid}")
     assert "AAPL removed. It cannot be undone: the cache is unavailable" in text(page)
     assert UNDO_RE.search(page.get_data(as_text=True)) is None
+    assert stored(app)["holdings"] == []
+    # an Undo asked while the cache is down: said plainly, nothing half-restored
+    resp = post(client, earlier_undo)
+    assert resp.status_code == 503 and "Undo is unavailable right now" in text(resp)
     assert stored(app)["holdings"] == []
