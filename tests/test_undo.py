@@ -253,3 +253,53 @@ def test_a_delete_while_the_cache_is_down_says_it_cannot_be_undone(make_app):
     resp = post(client, earlier_undo)
     assert resp.status_code == 503 and "Undo is unavailable right now" in text(resp)
     assert stored(app)["holdings"] == []
+
+
+def ledger_view(rows: dict[str, list[dict]]) -> tuple[list, list]:
+    """The activities, and what the ledger says of each holding (an activity's change lets the
+    ledger also fill in the base-currency cost of the user's other holdings: not undone)."""
+    keys = ("id", "account_id", "instrument_id", "quantity", "cost_basis")
+    return rows["activities"], [tuple(h[k] for k in keys) for h in rows["holdings"]]
+
+
+def activity_id(app, type_: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Activity.id).where(Activity.type == type_))
+
+
+def test_an_activity_comes_back_and_its_holding_is_worked_out_again(app, client, portfolio):
+    broker, _ = portfolio
+    before, value_before = stored(app), total(client)
+    resp = post(client, f"/activities/{activity_id(app, 'sell')}/delete")
+    assert resp.status_code == 302
+    page = client.get(f"/accounts/{broker}/activities")
+    assert "Sell of 4 AAPL on 2025-02-03 deleted." in text(page)
+    assert total(client) == "3,427.50 USD"  # 20 AAPL now (the split doubled 10)
+    resp = post(client, undo_url(page), {"back": f"/accounts/{broker}/activities"})
+    assert resp.status_code == 302 and resp.headers["Location"] == f"/accounts/{broker}/activities"
+    assert "Sell of 4 AAPL on 2025-02-03 is back." in text(client.get(resp.headers["Location"]))
+    assert ledger_view(stored(app)) == ledger_view(before)
+    assert total(client) == value_before
+
+
+def test_an_opening_whose_holding_went_with_it_brings_the_holding_back_with_its_id(app, client, portfolio):
+    broker, _ = portfolio
+    before = stored(app)
+    msft = holding_id(app, broker, "MSFT")
+    post(client, f"/activities/{activity_id(app, 'opening')}/delete")
+    assert msft not in [h["id"] for h in stored(app)["holdings"]]
+    post(client, undo_url(client.get(f"/accounts/{broker}/activities")))
+    assert ledger_view(stored(app)) == ledger_view(before)
+
+
+def test_an_activity_the_ledger_no_longer_allows_is_refused_with_the_reason(app, client, portfolio):
+    broker, _ = portfolio
+    post(client, f"/activities/{activity_id(app, 'sell')}/delete")
+    url = undo_url(client.get(f"/accounts/{broker}/activities"))
+    record(client, broker, date="2025-05-02", type="sell", symbol="AAPL", quantity="20", price="120",
+           currency="USD")  # all 20 (10 bought, split 2:1): the deleted sale of 4 no longer fits
+    before = stored(app)
+    resp = post(client, url)
+    assert resp.status_code == 409
+    assert "Sell of 4 AAPL on 2025-02-03 could not be put back: You held" in text(resp)
+    assert stored(app) == before

@@ -137,6 +137,25 @@ def delete_holding(user: User, holding: Holding) -> Offer | None:
     return offer
 
 
+def delete_activity(user: User, row: Activity, label: str) -> Offer | None:
+    """Delete an activity through the ledger (which may refuse: ledger.Refused, nothing kept);
+    the Offer puts it back, with its holding's row if the delete took that too."""
+    from webapp.services import ledger
+
+    h = Holding.__table__.c
+    payload = {"label": label, "activities": _rows(Activity, Activity.__table__.c.id == row.id),
+               "holdings": _rows(Holding, h.account_id == row.account_id, h.instrument_id == row.instrument_id)
+               if row.instrument_id is not None else []}
+    offer = _offer(user.id, "activity", payload)
+    try:
+        ledger.delete(user, row)
+    except Exception:
+        if offer is not None:
+            _forget(user.id, offer.token)
+        raise
+    return offer
+
+
 def _nonce(user_id: int, token: str) -> str:
     serializer = _serializer()
     try:
@@ -175,6 +194,9 @@ def restore(user: User, token: str) -> dict:
     accounts = [{k: _decode(v) for k, v in r.items()} for r in data.get("accounts", [])]
     holdings = [{k: _decode(v) for k, v in r.items()} for r in data.get("holdings", [])]
     activities = [{k: _decode(v) for k, v in r.items()} for r in data.get("activities", [])]
+    if data["kind"] == "activity":
+        _restore_activity(user, data["label"], activities[0], holdings)
+        return {"kind": "activity", "label": data["label"], "account_id": activities[0]["account_id"]}
     _refuse_conflicts(user, data["label"], accounts, holdings)
     try:
         for model, rows in ((Account, accounts), (Holding, holdings), (Activity, activities)):
@@ -188,6 +210,35 @@ def restore(user: User, token: str) -> dict:
     _revalue(user, activities)
     account_id = accounts[0]["id"] if accounts else holdings[0]["account_id"] if holdings else None
     return {"kind": data["kind"], "label": data["label"], "account_id": account_id}
+
+
+def _restore_activity(user: User, label: str, row: dict, holdings: list[dict]) -> None:
+    """The activity back with its id, checked against the ledger as it is now (a sale recorded
+    meanwhile may need it not to be there); its holding re-derived as the ledger's add path does."""
+    from webapp.services import ledger
+
+    if db.session.scalar(sa.select(Account.id).where(Account.id == row["account_id"],
+                                                     Account.owner_id == user.id)) is None:
+        raise Conflict("Its account has been deleted since: bring the account back first.")
+    try:
+        db.session.execute(sa.insert(Activity.__table__), [row])
+        for h in holdings:  # the holding's row as it was (its id), whether the delete took it or changed it
+            now = db.session.scalar(sa.select(Holding.id).where(Holding.account_id == h["account_id"],
+                                                                Holding.instrument_id == h["instrument_id"]))
+            if now is None:
+                db.session.execute(sa.insert(Holding.__table__), [h])
+            elif now == h["id"]:
+                db.session.execute(sa.update(Holding.__table__).where(Holding.__table__.c.id == now).values(**h))
+        db.session.expire_all()
+        db.session.flush()
+        ledger.check(user)
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"{label} could not be put back: something with its id has been added since.") from None
+    except ledger.Refused as exc:
+        db.session.rollback()
+        raise Conflict(f"{label} could not be put back: {exc.problems[0]}") from None
+    ledger.changed(user, [row["date"]], also=[(row["account_id"], row["instrument_id"])])
 
 
 def _refuse_conflicts(user: User, label: str, accounts: list[dict], holdings: list[dict]) -> None:
