@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Account, Activity, Holding, User
-from webapp.services import cache
+from webapp.services import assets, cache
 
 
 
@@ -91,8 +91,7 @@ def _offer(user_id: int, kind: str, payload: dict) -> Offer | None:
     """Keep the rows under a new token; None when the cache cannot take them (no undo then)."""
     nonce = secrets.token_urlsafe(16)
     try:
-        cache.store_undo(user_id, nonce, json.dumps({"kind": kind, **payload}, separators=(",", ":")),
-                   _kept())
+        cache.store_undo(user_id, nonce, json.dumps({"kind": kind, **payload}, separators=(",", ":")), _kept())
     except cache.RedisError:
         current_app.logger.exception("could not keep the undo copy of user %s's %s", user_id, kind)
         return None
@@ -100,17 +99,11 @@ def _offer(user_id: int, kind: str, payload: dict) -> Offer | None:
     return Offer(token=token, expires_at=time.time() + window())
 
 
-def delete_account(user: User, account: Account) -> Offer | None:
-    """Delete an account with its holdings and activities; the Offer undoes it (None: no undo)."""
-    from webapp.services import assets
-
-    payload = {"label": account.name,
-               "accounts": _rows(Account, Account.__table__.c.id == account.id),
-               "holdings": _rows(Holding, Holding.__table__.c.account_id == account.id),
-               "activities": _rows(Activity, Activity.__table__.c.account_id == account.id)}
-    offer = _offer(user.id, "account", payload)
+def _delete_keeping(user: User, kind: str, payload: dict, delete) -> Offer | None:
+    """Keep the copy, then delete; a delete that fails (or is refused) drops the copy again."""
+    offer = _offer(user.id, kind, payload)
     try:
-        assets.delete(account)
+        delete()
     except Exception:
         if offer is not None:
             _forget(user.id, offer.token)
@@ -118,42 +111,35 @@ def delete_account(user: User, account: Account) -> Offer | None:
     return offer
 
 
+def delete_account(user: User, account: Account) -> Offer | None:
+    """Delete an account with its holdings and activities; the Offer undoes it (None: no undo)."""
+    payload = {"label": account.name,
+               "accounts": _rows(Account, Account.__table__.c.id == account.id),
+               "holdings": _rows(Holding, Holding.__table__.c.account_id == account.id),
+               "activities": _rows(Activity, Activity.__table__.c.account_id == account.id)}
+    return _delete_keeping(user, "account", payload, lambda: assets.delete(account))
+
+
 def delete_holding(user: User, holding: Holding) -> Offer | None:
     """Delete a holding with the activities that recorded it; the Offer undoes it (None: no undo)."""
-    from webapp.services import assets
-
     t = Activity.__table__.c
     payload = {"label": holding.instrument.symbol,
                "holdings": _rows(Holding, Holding.__table__.c.id == holding.id),
                "activities": _rows(Activity, t.account_id == holding.account_id,
                                    t.instrument_id == holding.instrument_id)}
-    offer = _offer(user.id, "holding", payload)
-    try:
-        assets.delete(holding)
-    except Exception:
-        if offer is not None:
-            _forget(user.id, offer.token)
-        raise
-    return offer
+    return _delete_keeping(user, "holding", payload, lambda: assets.delete(holding))
 
 
 def delete_activity(user: User, row: Activity, label: str) -> Offer | None:
     """Delete an activity through the ledger (which may refuse: ledger.Refused, nothing kept);
-    the Offer puts it back, with its holding's row if the delete took that too."""
+    the Offer puts it back, with its holding's row as it was."""
     from webapp.services import ledger
 
     h = Holding.__table__.c
     payload = {"label": label, "activities": _rows(Activity, Activity.__table__.c.id == row.id),
                "holdings": _rows(Holding, h.account_id == row.account_id, h.instrument_id == row.instrument_id)
                if row.instrument_id is not None else []}
-    offer = _offer(user.id, "activity", payload)
-    try:
-        ledger.delete(user, row)
-    except Exception:
-        if offer is not None:
-            _forget(user.id, offer.token)
-        raise
-    return offer
+    return _delete_keeping(user, "activity", payload, lambda: ledger.delete(user, row))
 
 
 def _nonce(user_id: int, token: str) -> str:
@@ -259,7 +245,6 @@ def _refuse_conflicts(user: User, label: str, accounts: list[dict], holdings: li
 
 
 def _revalue(user: User, activities: list[dict]) -> None:
-    from webapp.services import assets
     from webapp.services.portfolio import performance
 
     days = [a["date"] for a in activities if a.get("date") is not None]
