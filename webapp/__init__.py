@@ -70,6 +70,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.register_blueprint(alerts.bp)
     app.register_blueprint(alerts.notes)
+    from webapp.blueprints import undo
+
+    app.register_blueprint(undo.bp)
 
     from webapp import cli
     from webapp.web import filters

@@ -138,6 +138,9 @@ def from_environment() -> dict[str, object]:
         # a currency without a rate asks for rates at once, at most this often
         "FX_ON_DEMAND_DEDUPE_SECONDS": _int("FX_ON_DEMAND_DEDUPE_SECONDS", 300),
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
+        # how long a deleted account or holding can be brought back ("Undo")
+        "UNDO_SECONDS": _int("UNDO_SECONDS", 10),
+        "UNDO_GRACE_SECONDS": _int("UNDO_GRACE_SECONDS", 5),  # a click in its last second still counts
         # instant refreshes (new holdings) are collected this long and fetched as one batch
         "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),
         "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),

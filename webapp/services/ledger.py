@@ -186,6 +186,11 @@ def _check(user: User, replaced: dict[int, domain.Activity | None], added: list[
         raise Refused(["That makes a quantity too large to keep exactly."]) from None
 
 
+def check(user: User) -> None:
+    """Refuse (Refused) unless the user's ledger as stored (flushed) holds together."""
+    _check(user, {}, [])
+
+
 def _within_limits(ledger: list[domain.Activity]) -> None:
     """Refuse a holding its row could not store: a quantity or a cost basis (by either cost
     method, which the user may switch to) of 10^15 or more."""
