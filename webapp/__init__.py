@@ -37,9 +37,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     limiter.init_app(app)
     mail.init_app(app)
 
+    from webapp.web import i18n
     from webapp.web.login import init_login
 
     init_login(app)
+    i18n.init_app(app)
 
     from webapp import observability
     from webapp.blueprints import accounts, admin, auth, portfolio, settings

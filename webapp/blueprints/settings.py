@@ -14,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from webapp.domain import totp
@@ -27,6 +28,7 @@ from webapp.web.forms import (
     ChangePasswordForm,
     EnableTwoFactorForm,
     GainsForm,
+    LanguageForm,
     TwoFactorPasswordForm,
 )
 
@@ -66,13 +68,15 @@ def _no_store(resp):
 
 
 def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, currency_form=None,
-          gains_form=None, token_form=None, **extra):
+          gains_form=None, token_form=None, language_form=None, **extra):
     user = current_user
     return render_template(
         "settings/index.html",
         currency_form=currency_form or BaseCurrencyForm(formdata=None, currency=user.base_currency),
         gains_form=gains_form or GainsForm(formdata=None, cost_method=user.cost_method or "average",
                                            benchmark=user.benchmark or "^GSPC"),
+        language_form=language_form or LanguageForm(formdata=None, language=user.language or "",
+                                                    number_locale=user.number_locale or ""),
         password_form=password_form or ChangePasswordForm(formdata=None),
         disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
         codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
@@ -127,6 +131,17 @@ def base_currency():
     flash(f"Your portfolio is now valued in {new}. Holdings in a currency without an exchange rate "
           f"are shown apart, in their own currency.", "success")
     return redirect(url_for(".index"))
+
+
+@bp.post("/language")
+def language():
+    """The interface language and the number format; the next page is in them."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _page(400, language_form=form)
+    users.set_language(current_user, form.language.data, form.number_locale.data)
+    flash(_("Language and number format saved."), "success")
+    return redirect(url_for(".index") + "#language")
 
 
 @bp.post("/gains")
