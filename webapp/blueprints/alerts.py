@@ -3,6 +3,8 @@ notifications (/notifications: the list, mark read; the top bar's bell, a pollin
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -67,7 +69,7 @@ def create():
     rule, errors = alert_rules.create(current_user, form)
     if errors:
         return _page(400, form=form, errors=errors)
-    flash("Alert created.", "success")
+    flash(_("Alert created."), "success")
     return redirect(url_for(".index"))
 
 
@@ -76,14 +78,14 @@ def set_enabled(rule_id: int):
     rule = _own_rule(rule_id)
     on = request.form.get("enabled") == "1"
     alert_rules.set_enabled(rule, on)
-    flash("Alert enabled." if on else "Alert disabled.", "success")
+    flash(_("Alert enabled.") if on else _("Alert disabled."), "success")
     return redirect(url_for(".index"))
 
 
 @bp.post("/<int:rule_id>/delete")
 def delete(rule_id: int):
     alert_rules.delete(_own_rule(rule_id))
-    flash("Alert deleted.", "success")
+    flash(_("Alert deleted."), "success")
     return redirect(url_for(".index"))
 
 
@@ -95,14 +97,15 @@ def set_digest():
         return _page(400, errors={"digest_hour": "Choose an hour from 0 to 23, or no digest."})
     hour = int(raw) if raw else None
     digest.set_hour(current_user, hour)
-    flash("No daily digest." if hour is None else f"The daily digest comes at {hour:02d}:00 UTC.", "success")
+    flash(_("No daily digest.") if hour is None else
+          _("The daily digest comes at %(hour)s UTC.", hour=f"{hour:02d}:00"), "success")
     return redirect(url_for(".index") + "#digest")
 
 
 @bp.post("/secret")
 def rotate_secret():
     webhooks.rotate_secret(current_user)
-    flash("A new webhook secret signs your webhooks from now on.", "success")
+    flash(_("A new webhook secret signs your webhooks from now on."), "success")
     return redirect(url_for(".index") + "#webhook-secret")
 
 
@@ -135,5 +138,5 @@ def mark_read(notification_id: int):
 @notes.post("/read")
 def mark_all_read():
     n = alert_rules.mark_all_read(current_user)
-    flash(f"{n} notification{'s' if n != 1 else ''} marked read.", "success")
+    flash(ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.", n), "success")
     return redirect(url_for(".index"))

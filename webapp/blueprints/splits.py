@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
@@ -59,9 +60,10 @@ def split_holding(holding_id: int):
             except splits.SplitError as exc:
                 form.ratio.errors.append(str(exc))
             else:
-                _, _, after = result.adjusted[0]
-                flash(f"{symbol} split {form.ratio.parsed}: {format_quantity(before)} became {format_quantity(after)}; "
-                      "the cost basis is unchanged.", "success")
+                after = result.adjusted[0][2]
+                flash(_("%(symbol)s split %(ratio)s: %(before)s became %(after)s; the cost basis is unchanged.",
+                        symbol=symbol, ratio=form.ratio.parsed, before=format_quantity(before),
+                        after=format_quantity(after)), "success")
                 return redirect(url_for("accounts.detail", account_id=holding.account_id))
         holding = own_holding(holding_id)  # after a rollback
     return render_template("splits/holding_split.html", holding=holding, form=form,
