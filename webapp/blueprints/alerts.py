@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.domain.alerts import PERCENT_KINDS, PRICE_KINDS
-from webapp.models import ALERT_KINDS
+from webapp.web.labels import ALERT_KIND_LABELS
+from webapp.web.forms import InputError, localised_number
 from webapp.services import alert_rules, digest, webhooks
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -44,7 +45,7 @@ def bell_count():
 def _page(status: int = 200, form=None, errors=None):
     rules = alert_rules.rules_of(current_user)
     return render_template(
-        "alerts/index.html", rules=rules, kinds=ALERT_KINDS, price_kinds=PRICE_KINDS, percent_kinds=PERCENT_KINDS,
+        "alerts/index.html", rules=rules, kinds=ALERT_KIND_LABELS, price_kinds=PRICE_KINDS, percent_kinds=PERCENT_KINDS,
         held=list(alert_rules.held_symbols(current_user)), form=form or {"cooldown_minutes": "60", "in_app": "y"},
         errors=errors or {}, secret=current_user.webhook_secret,
         allow_http=webhooks.allow_private()), status
@@ -66,7 +67,11 @@ def index():
 def create():
     form = {k: request.form.get(k, "")[:600] for k in
             ("kind", "symbol", "threshold", "hours", "cooldown_minutes", "webhook_url", "in_app", "email", "webhook")}
-    rule, errors = alert_rules.create(current_user, form)
+    try:  # typed in the user's number locale ("1.234,5" in German); the service reads plain digits
+        typed = dict(form, threshold=localised_number(form["threshold"]))
+    except InputError as exc:
+        return _page(400, form=form, errors={"threshold": _(exc.message, **exc.params)})
+    rule, errors = alert_rules.create(current_user, typed)
     if errors:
         return _page(400, form=form, errors=errors)
     flash(_("Alert created."), "success")
@@ -94,7 +99,7 @@ def set_digest():
     """The daily digest's hour (UTC), or none."""
     raw = request.form.get("digest_hour", "").strip()
     if raw and not (raw.isascii() and raw.isdigit() and 0 <= int(raw) <= 23):
-        return _page(400, errors={"digest_hour": "Choose an hour from 0 to 23, or no digest."})
+        return _page(400, errors={"digest_hour": _("Choose an hour from 0 to 23, or no digest.")})
     hour = int(raw) if raw else None
     digest.set_hour(current_user, hour)
     flash(_("No daily digest.") if hour is None else

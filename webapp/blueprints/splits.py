@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
@@ -33,11 +34,11 @@ def _check_date(form, field):
 
 
 class SplitForm(FlaskForm):
-    ratio = StringField("Ratio (new shares for old)", validators=[
-        InputRequired("Enter the ratio, e.g. 4:1 (4-for-1) or 1:10 (reverse)."), Length(max=40), _check_ratio],
+    ratio = StringField(_l("Ratio (new shares for old)"), validators=[
+        InputRequired(_l("Enter the ratio, e.g. 4:1 (4-for-1) or 1:10 (reverse).")), Length(max=40), _check_ratio],
         render_kw={"placeholder": "4:1", "autocomplete": "off"})
-    effective_date = DateField("Effective date", format="%Y-%m-%d", validators=[
-        InputRequired("Enter the date the split took effect (YYYY-MM-DD)."), _check_date])
+    effective_date = DateField(_l("Effective date"), format="%Y-%m-%d", validators=[
+        InputRequired(_l("Enter the date the split took effect (YYYY-MM-DD).")), _check_date])
 
 
 @bp.route(f"/holdings/<{ID}:holding_id>/split", methods=["GET", "POST"])

@@ -12,6 +12,11 @@ ACTIVITY_LABELS = {"buy": _l("Buy"), "sell": _l("Sell"), "dividend": _l("Dividen
                    "fee": _l("Fee"), "tax": _l("Tax"), "split": _l("Split"), "transfer_in": _l("Transfer in"),
                    "transfer_out": _l("Transfer out"), "deposit": _l("Deposit"), "withdrawal": _l("Withdrawal"),
                    "opening": _l("Opening position")}
+ALERT_KIND_LABELS = {"price_above": _l("Price above"), "price_below": _l("Price below"),
+                     "day_change_beyond": _l("Day change beyond ±%"), "portfolio_above": _l("Portfolio value above"),
+                     "portfolio_below": _l("Portfolio value below"),
+                     "portfolio_day_change_beyond": _l("Portfolio day change beyond ±%"),
+                     "price_stale": _l("Price older than N hours")}
 # the activity form's number fields, named inside a sentence
 FIELD_NOUNS = {"quantity": _l("quantity"), "price": _l("price"), "fee": _l("fee"), "amount": _l("amount"),
                "ratio": _l("ratio")}
