@@ -177,6 +177,14 @@ def set_language(user: User, language: str | None, number_locale: str | None) ->
     user.language = language
     user.number_locale = number_locale
     db.session.commit()
+    from redis.exceptions import RedisError
+
+    from webapp.services import cache
+
+    try:  # the polled summary is rendered again, in the new words and formats
+        cache.touch_portfolios([user.id])
+    except RedisError:
+        pass  # Redis down: nothing is cached to go stale either
 
 
 def set_gains(user: User, cost_method: str, benchmark: str) -> bool:

@@ -81,13 +81,26 @@ class QuantityField(StringField):
         self.raw = valuelist[0] if valuelist else ""
         self.data = None
         try:
-            self.data = self.parse(localised_number(self.raw) if self.localised else self.raw)
+            self.data = self.parse(self._plain(self.raw))
         except InputError as exc:
             self.parse_error = _(exc.message, **exc.params)
         except ValueError as exc:
             self.parse_error = str(exc)
         else:
             self.parse_error = None
+
+    def _plain(self, raw: str) -> str:
+        if not self.localised:
+            return raw
+        try:
+            return localised_number(raw)
+        except InputError as not_in_locale:
+            if any(c.isalpha() for c in raw):  # "5 dollars": the field's own words ("… is not an amount")
+                try:
+                    self.parse(raw)
+                except InputError as exc:
+                    raise exc from None
+            raise not_in_locale from None
 
     def pre_validate(self, form):
         if getattr(self, "parse_error", None):
