@@ -251,3 +251,32 @@ def test_accounts_are_not_shared_between_locales(app):
     assert "<h1>Depots</h1>" in text(c1.get("/accounts/"))
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 0
+
+
+@pytest.mark.parametrize("language, titles", [
+    ("de", ["Übersicht", "Depots", "Aufteilung", "Wertverlauf", "Rendite", "Gewinne", "Erträge", "Warnungen",
+            "Benachrichtigungen", "Einstellungen", "Buchungen importieren", "Positionen importieren", "Buchungen",
+            "Split SAP.DE", "Zwei-Faktor-Anmeldung einrichten", "JSON-API"]),
+    ("es", ["Panel", "Cuentas", "Distribución", "Historial de valor", "Rentabilidad", "Ganancias", "Rendimientos",
+            "Alertas", "Notificaciones", "Ajustes", "Importar movimientos", "Importar posiciones", "Movimientos",
+            "Split de SAP.DE", "Configurar el inicio de sesión en dos pasos", "API JSON"]),
+])
+def test_every_page_of_a_user_renders_in_their_language(app, client, language, titles):
+    uid = quick_user(app, f"{language}@example.com", language=language, base_currency="EUR")
+    with app.app_context():
+        account = assets.create_account(db.session.get(User, uid), "Depot", "", "brokerage")
+        holding = assets.add_holding(account, "SAP.DE", "stock", Decimal("10"))
+        account_id, holding_id = account.id, holding.id
+    set_price(app, "SAP.DE", "123.45", currency="EUR")
+    login(client, f"{language}@example.com")
+    pages = ["/", "/accounts/", "/portfolio/allocation", "/portfolio/history", "/portfolio/returns",
+             "/portfolio/gains", "/portfolio/income", "/alerts/", "/notifications/", "/settings/",
+             "/activities/import", "/accounts/import", f"/accounts/{account_id}/activities",
+             f"/accounts/holdings/{holding_id}/split", "/settings/two-factor", "/api/v1/docs"]
+    for url, title in zip(pages, titles):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        assert f"<title>{title} ·" in text(resp), (url, title)
+    detail = text(client.get(f"/accounts/{account_id}"))
+    assert {"de": "Position hinzufügen", "es": "Añadir una posición"}[language] in detail
+    assert {"de": "1.234,50 €", "es": "1.234,50 €"}[language] in text(client.get("/"))
