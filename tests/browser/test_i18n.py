@@ -38,7 +38,7 @@ def test_the_dashboard_speaks_the_users_language_with_local_numbers(browse, serv
     uid = make_user(app, email, language=language, base_currency="EUR")
     ids = make_portfolio(app, uid, {"Depot": ("Comdirect", "brokerage", [("SAP.DE", "stock", "1000.5")])})
     set_price(app, "SAP.DE", "1234.56", currency="EUR")
-    page = browse.context(locale="en-US").new_page()
+    page = browse.context().new_page()  # a Chromium that asks for English (the fixture's en-US)
     page.bring_to_front()
     page.goto("/auth/login")
     form = page.locator("form[action='/auth/login']")
