@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := wsgi:app
 
-.PHONY: run test soak bench bench-coverage bench-cluster clean
+.PHONY: run test soak bench bench-coverage bench-cluster clean translations
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -39,6 +39,15 @@ bench: $(VENV)/.installed
 # price coverage alone: 250 users, 1,000 instruments, the free providers' limits, 6 cycles
 bench-coverage: $(VENV)/.installed
 	$(PY) -m bench.coverage
+
+# the catalogues: extract every marked string (babel.cfg) into messages.pot, merge it into the German and
+# Spanish .po files (new strings arrive empty: translate them), compile the .mo files the app reads
+PYBABEL := $(VENV)/bin/pybabel
+TRANSLATIONS := webapp/translations
+translations: $(VENV)/.installed
+	$(PYBABEL) extract -F babel.cfg -k _l -k N_ --no-location --sort-output --omit-header -o $(TRANSLATIONS)/messages.pot .
+	$(PYBABEL) update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
+	$(PYBABEL) compile -d $(TRANSLATIONS) --statistics
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache

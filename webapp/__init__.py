@@ -37,9 +37,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     limiter.init_app(app)
     mail.init_app(app)
 
+    from webapp.web import i18n
     from webapp.web.login import init_login
 
     init_login(app)
+    i18n.init_app(app)
 
     from webapp import observability
     from webapp.blueprints import accounts, admin, auth, portfolio, settings
@@ -157,6 +159,8 @@ def _trust_forwarded_headers(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
+    from flask_babel import gettext as _
+
     from webapp.blueprints.api import errors as api_errors
 
     def page(status: int, title: str, message: str):
@@ -166,29 +170,29 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):
-        return page(400, "Form expired", "The form was missing its security token or it expired. "
-                    "Reload the page and try again.")
+        return page(400, _("Form expired"), _("The form was missing its security token or it expired. "
+                                             "Reload the page and try again."))
 
     @app.errorhandler(400)
     def bad_request(e):
-        return page(400, "Bad request", getattr(e, "description", "") or "The request could not be understood.")
+        return page(400, _("Bad request"), getattr(e, "description", "") or _("The request could not be understood."))
 
     @app.errorhandler(403)
     def forbidden(e):
-        return page(403, "Not allowed", "You do not have access to this page.")
+        return page(403, _("Not allowed"), _("You do not have access to this page."))
 
     @app.errorhandler(404)
     def not_found(e):
-        return page(404, "Not found", "There is nothing here, or it is not yours.")
+        return page(404, _("Not found"), _("There is nothing here, or it is not yours."))
 
     @app.errorhandler(405)
     def not_allowed(e):
-        return page(405, "Method not allowed", "This page cannot be used that way.")
+        return page(405, _("Method not allowed"), _("This page cannot be used that way."))
 
     @app.errorhandler(413)
     def too_large(e):
-        return page(413, "Too much data", "That was more than a form of Folio ever needs. "
-                    "Shorten what you typed and try again.")
+        return page(413, _("Too much data"), _("That was more than a form of Folio ever needs. "
+                                             "Shorten what you typed and try again."))
 
     @app.errorhandler(429)
     def too_many(e):
@@ -202,7 +206,7 @@ def _register_error_handlers(app: Flask) -> None:
             from webapp.blueprints.auth import reset_rate_limited
 
             return reset_rate_limited(e)
-        return page(429, "Too many requests", "Slow down a little and try again in a minute.")
+        return page(429, _("Too many requests"), _("Slow down a little and try again in a minute."))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
@@ -224,7 +228,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(e):
         db.session.rollback()
-        return page(500, "Something went wrong", "The error was logged. Please try again.")
+        return page(500, _("Something went wrong"), _("The error was logged. Please try again."))
 
 
 # htmx sends these headers with "true" only; the others carry ids and the page's URL

@@ -61,6 +61,10 @@ class User(UserMixin, db.Model):
     webhook_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     # the hour (UTC, 0-23) of the daily digest e-mail; None: no digest (webapp/services/digest.py)
     digest_hour: so.Mapped[Optional[int]] = so.mapped_column(sa.SmallInteger)
+    # the interface language ("en", "de", "es") and the locale numbers, money and dates are written
+    # in (any locale babel knows, e.g. "en_IN"); None: the browser's language, the interface's locale
+    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(10))
+    number_locale: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
 
     accounts: so.WriteOnlyMapped["Account"] = so.relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True

@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_limiter.util import get_remote_address
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.extensions import limiter
@@ -81,7 +82,7 @@ def index():
                 status = 409
             else:
                 assets.portfolio_changed(current_user.id)
-                flash(f"Account “{account.name}” created. Add its holdings below.", "success")
+                flash(_("Account “%(name)s” created. Add its holdings below.", name=account.name), "success")
                 return redirect(url_for(".detail", account_id=account.id))
     return render_template("accounts/index.html", form=form, accounts=assets.accounts_of(current_user)), status
 
@@ -125,7 +126,7 @@ def rename(account_id: int):
         form.name.errors.append(str(exc))
         return _detail(own_account(account_id), rename_form=form, status=409)
     assets.portfolio_changed(current_user.id)
-    flash("Account renamed.", "success")
+    flash(_("Account renamed."), "success")
     return redirect(url_for(".detail", account_id=account.id))
 
 
@@ -138,7 +139,7 @@ def delete(account_id: int):
     name = account.name
     offer = undo.delete_account(current_user, account)
     assets.portfolio_changed(current_user.id)
-    offer_undo(offer, f"Account “{name}” and its holdings were deleted.")
+    offer_undo(offer, _("Account “%(name)s” and its holdings were deleted.", name=name))
     return redirect_to(url_for("portfolio.dashboard") if _from_dashboard() else url_for(".index"))
 
 
@@ -184,12 +185,13 @@ def add_holding(account_id: int):
     except assets.MergedQuantityTooLarge as exc:
         form.merge.data = ""
         form.quantity.errors.append(
-            f"With the {format_quantity(exc.holding.quantity)} already held that makes "
-            f"{format_quantity(exc.total)}, over the limit of 1,000,000,000,000,000."
+            _("With the %(held)s already held that makes %(total)s, over the limit of 1,000,000,000,000,000.",
+              held=format_quantity(exc.holding.quantity), total=format_quantity(exc.total))
         )
         return _detail(own_account(account_id), holding_form=form, status=400)
     assets.portfolio_changed(current_user.id, holding.instrument)
-    flash(f"{holding.instrument.symbol}: {holding.quantity.normalize():f} held.", "success")
+    flash(_("%(symbol)s: %(quantity)s held.", symbol=holding.instrument.symbol, quantity=format_quantity(holding.quantity)),
+          "success")
     return redirect(url_for(".detail", account_id=account.id))
 
 
@@ -205,7 +207,8 @@ def edit_quantity(holding_id: int):
         form.quantity.errors.append(str(exc))
         return _detail(holding.account, status=409, failed_quantity=(holding.id, form))
     assets.portfolio_changed(current_user.id)
-    flash(f"{holding.instrument.symbol}: quantity set to {holding.quantity.normalize():f}.", "success")
+    flash(_("%(symbol)s: quantity set to %(quantity)s.", symbol=holding.instrument.symbol,
+            quantity=format_quantity(holding.quantity)), "success")
     return redirect(url_for(".detail", account_id=holding.account_id))
 
 
@@ -225,7 +228,8 @@ def edit_cost(holding_id: int):
         return _detail(holding.account, status=409, failed_cost=(holding.id, form))
     assets.portfolio_changed(current_user.id)
     symbol = holding.instrument.symbol
-    flash(f"{symbol}: cost cleared." if cost is None else f"{symbol}: cost set to {cost.normalize():,f}.", "success")
+    flash(_("%(symbol)s: cost cleared.", symbol=symbol) if cost is None else
+          _("%(symbol)s: cost set to %(cost)s.", symbol=symbol, cost=format_quantity(cost)), "success")
     return redirect(url_for(".detail", account_id=holding.account_id))
 
 
@@ -238,7 +242,7 @@ def delete_holding(holding_id: int):
     account_id, symbol = holding.account_id, holding.instrument.symbol
     offer = undo.delete_holding(current_user, holding)
     assets.portfolio_changed(current_user.id)
-    offer_undo(offer, f"{symbol} removed.")
+    offer_undo(offer, _("%(symbol)s removed.", symbol=symbol))
     return redirect_to(url_for("portfolio.dashboard") if _from_dashboard() else url_for(".detail", account_id=account_id))
 
 
@@ -257,12 +261,12 @@ def import_csv():
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             return render_template("accounts/import.html", preview=None, text="",
-                                   error="The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”."), 400
+                                   error=_("The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”.")), 400
     else:
         text = request.form.get("csv_text", "")
     if not text.strip():
         return render_template("accounts/import.html", preview=None, text="",
-                               error="Choose a CSV file or paste its contents."), 400
+                               error=_("Choose a CSV file or paste its contents.")), 400
     preview = csv_import.parse(text, current_user)
     if not preview.ok:
         return render_template("accounts/import.html", preview=preview, text=text), 400
@@ -271,8 +275,9 @@ def import_csv():
     new_instruments = csv_import.apply(preview)
     assets.portfolio_changed(current_user.id)
     assets.price_new_instruments(new_instruments)
-    flash(f"Imported {len(preview.rows)} rows: {preview.count('new')} new holdings, "
-          f"{preview.count('update')} updated, {preview.count('unchanged')} unchanged.", "success")
+    flash(_("Imported %(rows)d rows: %(new)d new holdings, %(updated)d updated, %(unchanged)d unchanged.",
+            rows=len(preview.rows), new=preview.count("new"), updated=preview.count("update"),
+            unchanged=preview.count("unchanged")), "success")
     return redirect(url_for(".index"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.blueprints.accounts import ID, own_account, redirect_to
@@ -15,6 +16,7 @@ from webapp.domain.money import EXACT
 from webapp.models import Account, Activity
 from webapp.services import assets, ledger, undo
 from webapp.web.activity_forms import ACTIVITY_LABELS, ActivityFilterForm, ActivityForm, EditActivityForm
+from webapp.web.filters import day as format_day
 from webapp.web.filters import quantity as format_quantity
 from webapp.web.undo import offer_undo
 
@@ -37,15 +39,18 @@ def own_activity(activity_id: int) -> Activity:
 
 def describe(row: Activity) -> str:
     """"Buy of 10 AAPL on 2025-03-03", for messages and confirmations."""
-    label = ACTIVITY_LABELS.get(row.type, row.type)
+    label = activity_label(row.type)
     symbol = row.instrument.symbol if row.instrument else ""
+    day = format_day(row.date)
     if row.type == "split":
-        what = f" {symbol} {row.ratio_numerator}:{row.ratio_denominator}"
-    elif row.quantity is not None and symbol:
-        what = f" of {format_quantity(row.quantity)} {symbol}"
-    else:
-        what = f" {symbol}" if symbol else ""
-    return f"{label}{what} on {row.date.isoformat()}"
+        return _("%(type)s %(symbol)s %(ratio)s on %(date)s", type=label, symbol=symbol, date=day,
+                 ratio=f"{row.ratio_numerator}:{row.ratio_denominator}")
+    if row.quantity is not None and symbol:
+        return _("%(type)s of %(quantity)s %(symbol)s on %(date)s", type=label, symbol=symbol, date=day,
+                 quantity=format_quantity(row.quantity))
+    if symbol:
+        return _("%(type)s %(symbol)s on %(date)s", type=label, symbol=symbol, date=day)
+    return _("%(type)s on %(date)s", type=label, date=day)
 
 
 def _change(form: ActivityForm) -> ledger.Change:
@@ -102,7 +107,7 @@ def index(account_id: int):
     except ledger.Refused as exc:
         form.show_problems(exc.problems)
         return _list_page(account, form, 400)
-    flash(f"{describe(row)} recorded.", "success")
+    flash(_("%(what)s recorded.", what=describe(row)), "success")
     return redirect(url_for(".index", account_id=account_id))
 
 
@@ -129,7 +134,7 @@ def edit(activity_id: int):
     except ledger.Refused as exc:
         form.show_problems(exc.problems)
         return _edit_page(own_activity(activity_id), form, 400)
-    flash(f"{describe(row)} saved.", "success")
+    flash(_("%(what)s saved.", what=describe(row)), "success")
     return redirect(url_for(".index", account_id=row.account_id))
 
 
@@ -149,13 +154,13 @@ def delete(activity_id: int):
             return resp
         return render_template("activities/confirm_delete.html", activity=own_activity(activity_id), what=what,
                                problem=exc.problems[0]), 409
-    offer_undo(offer, f"{what} deleted.")
+    offer_undo(offer, _("%(what)s deleted.", what=what))
     return redirect_to(url_for(".index", account_id=account_id))
 
 
 @bp.app_template_filter("activity_label")
 def activity_label(kind: str) -> str:
-    return ACTIVITY_LABELS.get(kind, kind)
+    return str(ACTIVITY_LABELS.get(kind, kind))
 
 
 @bp.app_template_filter("activity_amount")

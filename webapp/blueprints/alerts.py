@@ -3,11 +3,14 @@ notifications (/notifications: the list, mark read; the top bar's bell, a pollin
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.domain.alerts import PERCENT_KINDS, PRICE_KINDS
-from webapp.models import ALERT_KINDS
+from webapp.web.labels import ALERT_KIND_LABELS
+from webapp.web.forms import InputError, localised_number
 from webapp.services import alert_rules, digest, webhooks
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -42,7 +45,7 @@ def bell_count():
 def _page(status: int = 200, form=None, errors=None):
     rules = alert_rules.rules_of(current_user)
     return render_template(
-        "alerts/index.html", rules=rules, kinds=ALERT_KINDS, price_kinds=PRICE_KINDS, percent_kinds=PERCENT_KINDS,
+        "alerts/index.html", rules=rules, kinds=ALERT_KIND_LABELS, price_kinds=PRICE_KINDS, percent_kinds=PERCENT_KINDS,
         held=list(alert_rules.held_symbols(current_user)), form=form or {"cooldown_minutes": "60", "in_app": "y"},
         errors=errors or {}, secret=current_user.webhook_secret,
         allow_http=webhooks.allow_private()), status
@@ -64,10 +67,14 @@ def index():
 def create():
     form = {k: request.form.get(k, "")[:600] for k in
             ("kind", "symbol", "threshold", "hours", "cooldown_minutes", "webhook_url", "in_app", "email", "webhook")}
-    rule, errors = alert_rules.create(current_user, form)
+    try:  # typed in the user's number locale ("1.234,5" in German); the service reads plain digits
+        typed = dict(form, threshold=localised_number(form["threshold"]))
+    except InputError as exc:
+        return _page(400, form=form, errors={"threshold": _(exc.message, **exc.params)})
+    rule, errors = alert_rules.create(current_user, typed)
     if errors:
         return _page(400, form=form, errors=errors)
-    flash("Alert created.", "success")
+    flash(_("Alert created."), "success")
     return redirect(url_for(".index"))
 
 
@@ -76,14 +83,14 @@ def set_enabled(rule_id: int):
     rule = _own_rule(rule_id)
     on = request.form.get("enabled") == "1"
     alert_rules.set_enabled(rule, on)
-    flash("Alert enabled." if on else "Alert disabled.", "success")
+    flash(_("Alert enabled.") if on else _("Alert disabled."), "success")
     return redirect(url_for(".index"))
 
 
 @bp.post("/<int:rule_id>/delete")
 def delete(rule_id: int):
     alert_rules.delete(_own_rule(rule_id))
-    flash("Alert deleted.", "success")
+    flash(_("Alert deleted."), "success")
     return redirect(url_for(".index"))
 
 
@@ -92,17 +99,18 @@ def set_digest():
     """The daily digest's hour (UTC), or none."""
     raw = request.form.get("digest_hour", "").strip()
     if raw and not (raw.isascii() and raw.isdigit() and 0 <= int(raw) <= 23):
-        return _page(400, errors={"digest_hour": "Choose an hour from 0 to 23, or no digest."})
+        return _page(400, errors={"digest_hour": _("Choose an hour from 0 to 23, or no digest.")})
     hour = int(raw) if raw else None
     digest.set_hour(current_user, hour)
-    flash("No daily digest." if hour is None else f"The daily digest comes at {hour:02d}:00 UTC.", "success")
+    flash(_("No daily digest.") if hour is None else
+          _("The daily digest comes at %(hour)s UTC.", hour=f"{hour:02d}:00"), "success")
     return redirect(url_for(".index") + "#digest")
 
 
 @bp.post("/secret")
 def rotate_secret():
     webhooks.rotate_secret(current_user)
-    flash("A new webhook secret signs your webhooks from now on.", "success")
+    flash(_("A new webhook secret signs your webhooks from now on."), "success")
     return redirect(url_for(".index") + "#webhook-secret")
 
 
@@ -135,5 +143,5 @@ def mark_read(notification_id: int):
 @notes.post("/read")
 def mark_all_read():
     n = alert_rules.mark_all_read(current_user)
-    flash(f"{n} notification{'s' if n != 1 else ''} marked read.", "success")
+    flash(ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.", n), "success")
     return redirect(url_for(".index"))

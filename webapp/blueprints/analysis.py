@@ -11,10 +11,11 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.domain.allocation import allocate
-from webapp.models import ASSET_TYPES
+from webapp.web.labels import ASSET_TYPE_LABELS
 from webapp.services.portfolio import history as history_service
 from webapp.web.charts import bar_widths, line_chart
 
@@ -88,12 +89,12 @@ def allocation():
     from webapp.services.portfolio.read_model import value_users
 
     valuation = value_users([current_user.id])[current_user.id]
-    alloc = allocate(valuation, ASSET_TYPES)
+    alloc = allocate(valuation, {code: str(text) for code, text in ASSET_TYPE_LABELS.items()})
     groups = [
-        ("account", "By account", alloc.by_account),
-        ("asset-type", "By asset type", alloc.by_asset_type),
-        ("currency", "By currency", alloc.by_currency),
-        ("top", "Top holdings", alloc.top_holdings),
+        ("account", _("By account"), alloc.by_account),
+        ("asset-type", _("By asset type"), alloc.by_asset_type),
+        ("currency", _("By currency"), alloc.by_currency),
+        ("top", _("Top holdings"), alloc.top_holdings),
     ]
-    bars = {key: bar_widths([(s.label, s.percent) for s in items], width=BAR_WIDTH) for key, _, items in groups}
+    bars = {key: bar_widths([(s.label, s.percent) for s in items], width=BAR_WIDTH) for key, _title, items in groups}
     return render_template("analysis/allocation.html", alloc=alloc, groups=groups, bars=bars, bar_width=BAR_WIDTH)

@@ -15,6 +15,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.extensions import limiter
@@ -74,11 +76,11 @@ def _pending_key() -> str:
 
 def login_rate_limited(e):
     if request.endpoint == "auth.login_code":
-        message = "Too many wrong codes. Wait a minute, then try again."
+        message = _("Too many wrong codes. Wait a minute, then try again.")
         return render_template("auth/login_code.html", form=LoginCodeForm(), error=message), 429
     form = LoginForm()
     form.email.data = normalise_email(request.form.get("email"))
-    message = "Too many login attempts. Wait a minute, then try again."
+    message = _("Too many login attempts. Wait a minute, then try again.")
     return render_template("auth/login.html", form=form, error=message), 429
 
 
@@ -115,7 +117,7 @@ def register():
         status = 400
         if form.validate_on_submit():
             if users.email_taken(form.email.data):
-                form.email.errors.append("An account with this email already exists. Log in instead?")
+                form.email.errors.append(_("An account with this email already exists. Log in instead?"))
                 status = 409
             else:
                 user = users.register(form.email.data, form.password.data, form.display_name.data,
@@ -123,7 +125,7 @@ def register():
                 mails.confirm_address(user)
                 session.clear()
                 login_user(user)
-                flash("Welcome to Folio. Create your first account to add holdings.", "success")
+                flash(_("Welcome to Folio. Create your first account to add holdings."), "success")
                 return redirect(url_for("accounts.index"))
     return render_template("auth/register.html", form=form), status
 
@@ -142,9 +144,9 @@ def login():
         return render_template("auth/login.html", form=form), 400
     user = users.by_email(form.email.data)
     if user is None or not user.check_password(form.password.data):
-        return render_template("auth/login.html", form=form, error="Wrong email or password."), 401
+        return render_template("auth/login.html", form=form, error=_("Wrong email or password.")), 401
     if user.is_disabled:
-        return render_template("auth/login.html", form=form, error="This account is disabled."), 403
+        return render_template("auth/login.html", form=form, error=_("This account is disabled.")), 403
     target = safe_next(form.next.data)
     if user.has_two_factor:
         session.clear()
@@ -164,7 +166,7 @@ def login_code():
     pending = _pending_user()
     if pending is None:
         session.pop(PENDING, None)
-        flash("Log in with your password first (a started login is good for five minutes).", "info")
+        flash(_("Log in with your password first (a started login is good for five minutes)."), "info")
         return redirect(url_for(".login"))
     user, state = pending
     form = LoginCodeForm()
@@ -175,12 +177,12 @@ def login_code():
     method = users.verify(user, form.code.data)
     if method is None:
         return render_template("auth/login_code.html", form=form,
-                               error="That code is not right, or it was used already."), 401
+                               error=_("That code is not right, or it was used already.")), 401
     resp = _finish_login(user, state.get("remember", False), safe_next(state.get("next")))
     if method == "recovery":
         left = users.recovery_codes_left(user)
-        flash(f"You logged in with a recovery code; {left} of them left. "
-              "Get new ones in Settings if you are running out.", "warning")
+        flash(_("You logged in with a recovery code; %(left)d of them left. "
+                "Get new ones in Settings if you are running out.", left=left), "warning")
     return resp
 
 
@@ -191,7 +193,7 @@ def logout():
     users.end_sessions(current_user)
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -211,7 +213,7 @@ def _reset_account_key() -> str:
 def reset_rate_limited(e):
     form = ForgotPasswordForm()
     form.email.data = normalise_email(request.form.get("email"))
-    message = "Too many requests for a reset link. Wait a while, then try again."
+    message = _("Too many requests for a reset link. Wait a while, then try again.")
     return _no_store(render_template("auth/forgot.html", form=form, error=message), 429)
 
 
@@ -224,9 +226,9 @@ def _no_store(body, status: int = 200):
 
 
 LINK_PROBLEMS = {
-    "expired": "This link has expired.",
-    "used": "This link was used already, or the password or address changed since it was sent.",
-    "invalid": "This link is not valid. If you copied it from the mail, check that you copied all of it.",
+    "expired": _l("This link has expired."),
+    "used": _l("This link was used already, or the password or address changed since it was sent."),
+    "invalid": _l("This link is not valid. If you copied it from the mail, check that you copied all of it."),
 }
 
 
@@ -258,7 +260,7 @@ def forgot_password():
 def reset_password(token: str):
     user, why = users.user_of_token(token, users.RESET, current_app.config["RESET_TOKEN_SECONDS"])
     if user is None:
-        return _link_problem(why, url_for(".forgot_password"), "Ask for a new link")
+        return _link_problem(why, url_for(".forgot_password"), _("Ask for a new link"))
     form = ResetPasswordForm()
     if request.method != "POST":  # GET or HEAD
         return _no_store(render_template("auth/reset.html", form=form, token=token, user=user))
@@ -267,11 +269,11 @@ def reset_password(token: str):
     users.reset_password(user, form.password.data)  # a new hash voids the link; a new token ends every session
     session.clear()
     if user.has_two_factor:
-        flash("Your password was changed and you were logged out everywhere. Log in with it and your code.",
+        flash(_("Your password was changed and you were logged out everywhere. Log in with it and your code."),
               "success")
         return redirect(url_for(".login"))
     resp = _finish_login(user, False, None)  # a fresh session (after the clear) with the new token
-    flash("Your password was changed. You were logged out everywhere else.", "success")
+    flash(_("Your password was changed. You were logged out everywhere else."), "success")
     return resp
 
 
@@ -280,7 +282,7 @@ def confirm_email(token: str):
     """GET shows a button, its POST confirms: link scanners that open mailed links change nothing."""
     user, why = users.user_of_token(token, users.CONFIRM, current_app.config["CONFIRM_TOKEN_SECONDS"])
     if user is None:
-        return _link_problem(why, url_for("settings.index") + "#email", "Send a new link from your settings")
+        return _link_problem(why, url_for("settings.index") + "#email", _("Send a new link from your settings"))
     form = ButtonForm()
     if request.method != "POST":  # GET or HEAD
         return _no_store(render_template("auth/confirm.html", form=form, token=token, user=user,
@@ -288,5 +290,5 @@ def confirm_email(token: str):
     if not form.validate_on_submit():
         return _no_store(render_template("auth/confirm.html", form=form, token=token, user=user), 400)
     users.confirm_email(user)
-    flash(f"Thank you: {user.email} is confirmed.", "success")
+    flash(_("Thank you: %(email)s is confirmed.", email=user.email), "success")
     return redirect(url_for("settings.index") if current_user.is_authenticated else url_for(".login"))

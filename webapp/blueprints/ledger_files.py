@@ -3,6 +3,7 @@ confirm (accounts the file names created on request); and the export in Folio's 
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.services import activity_import
@@ -33,11 +34,11 @@ def import_file():
     else:
         data, filename = request.form.get("text", "").encode("utf-8"), request.form.get("filename", "")
     if not data.strip():
-        return _page(400, error="Choose a file or paste its contents.")
+        return _page(400, error=_("Choose a file or paste its contents."))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _page(400, error="The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”.")
+        return _page(400, error=_("The file is not UTF-8 text. Export it from your spreadsheet as “CSV UTF-8”."))
     preview = activity_import.preview(current_user, data, filename)
     context = dict(preview=preview, text=text, filename=filename)
     if preview.errors:
@@ -48,7 +49,8 @@ def import_file():
         imported = activity_import.confirm(current_user, preview, create_accounts=request.form.get("create") == "1")
     except ValueError as exc:
         return _page(400, error=str(exc), **context)
-    flash(f"Imported {imported} activities; {preview.duplicates} already there were skipped.", "success")
+    flash(_("Imported %(imported)d activities; %(skipped)d already there were skipped.", imported=imported,
+            skipped=preview.duplicates), "success")
     return redirect(url_for("accounts.index"))
 
 

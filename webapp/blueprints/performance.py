@@ -8,10 +8,12 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from webapp.domain.base_currency import MissingRate
-from webapp.domain.inputs import SYMBOL_RE, normalise_symbol, parse_day
+from webapp.domain.inputs import SYMBOL_RE, InputError, normalise_symbol, parse_day
 from webapp.domain.ledger import METHODS
 from webapp.domain.money import EXACT, ZERO
 from webapp.services import assets, ledger
@@ -19,8 +21,8 @@ from webapp.services.portfolio import performance
 from webapp.web.charts import index_chart
 
 bp = Blueprint("performance", __name__, url_prefix="/portfolio")
-PERIOD_LABELS = {"1M": "1M", "3M": "3M", "YTD": "YTD", "1Y": "1Y", "3Y": "3Y", "5Y": "5Y", "ALL": "All",
-                 "CUSTOM": "Custom"}
+PERIOD_LABELS = {"1M": "1M", "3M": "3M", "YTD": "YTD", "1Y": "1Y", "3Y": "3Y", "5Y": "5Y", "ALL": _l("All"),
+                 "CUSTOM": _l("Custom")}
 
 
 @bp.before_request
@@ -39,14 +41,14 @@ def _day(name: str, problems: list[str]) -> date | None:
         return None
     try:
         return parse_day(text)
-    except ValueError as exc:
-        problems.append(str(exc))
+    except InputError as exc:
+        problems.append(_(exc.message, **exc.params))
         return None
 
 
 def _scope(problems: list[str]) -> tuple[int | None, str | None, str]:
     """The account (the user's own, else 404) and symbol asked for, and a label."""
-    account, symbol, label = None, None, "Whole portfolio"
+    account, symbol, label = None, None, _("Whole portfolio")
     raw = request.args.get("account", "")
     if raw:
         if not raw.isdigit():
@@ -56,9 +58,9 @@ def _scope(problems: list[str]) -> tuple[int | None, str | None, str]:
     raw_symbol = normalise_symbol(request.args.get("symbol", ""))
     if raw_symbol:
         if not SYMBOL_RE.match(raw_symbol):
-            problems.append(f"“{raw_symbol[:20]}” is not a symbol.")
+            problems.append(_("“%(symbol)s” is not a symbol.", symbol=raw_symbol[:20]))
         else:
-            symbol, label = raw_symbol, f"{raw_symbol} in {label}" if account else raw_symbol
+            symbol, label = raw_symbol, _("%(symbol)s in %(account)s", symbol=raw_symbol, account=label) if account else raw_symbol
     return account, symbol, label
 
 
@@ -69,7 +71,7 @@ def returns():
     custom_from, custom_to = _day("from", problems), _day("to", problems)
     account, symbol, label = _scope(problems)
     if symbol and account is None:
-        problems.append("Choose the account of the holding too.")
+        problems.append(_("Choose the account of the holding too."))
     activities = ledger.activities_of(current_user.id)
     context = dict(periods=PERIOD_LABELS, key=key, label=label, account=account, symbol=symbol,
                    accounts=assets.accounts_of(current_user), custom_from=custom_from, custom_to=custom_to,

@@ -3,6 +3,9 @@ gains (the cost method and the benchmark), the password, and
 two-factor login (TOTP with recovery codes)."""
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import segno
 from flask import (
     Blueprint,
@@ -14,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from webapp.domain import totp
@@ -27,6 +31,7 @@ from webapp.web.forms import (
     ChangePasswordForm,
     EnableTwoFactorForm,
     GainsForm,
+    LanguageForm,
     TwoFactorPasswordForm,
 )
 
@@ -66,13 +71,15 @@ def _no_store(resp):
 
 
 def _page(status: int = 200, password_form=None, disable_form=None, codes_form=None, currency_form=None,
-          gains_form=None, token_form=None, **extra):
+          gains_form=None, token_form=None, language_form=None, **extra):
     user = current_user
     return render_template(
         "settings/index.html",
         currency_form=currency_form or BaseCurrencyForm(formdata=None, currency=user.base_currency),
         gains_form=gains_form or GainsForm(formdata=None, cost_method=user.cost_method or "average",
                                            benchmark=user.benchmark or "^GSPC"),
+        language_form=language_form or LanguageForm(formdata=None, language=user.language or "",
+                                                    number_locale=user.number_locale or ""),
         password_form=password_form or ChangePasswordForm(formdata=None),
         disable_form=disable_form or TwoFactorPasswordForm(formdata=None),
         codes_form=codes_form or TwoFactorPasswordForm(formdata=None),
@@ -82,6 +89,7 @@ def _page(status: int = 200, password_form=None, disable_form=None, codes_form=N
         token_active=api_tokens.is_active,
         email_confirmed=users.email_confirmed(user),
         resend_form=ButtonForm(formdata=None),
+        example_money=Decimal("1234567.89"), example_number=Decimal("1234.5"), example_day=date(2025, 3, 14),
         **extra,
     ), status
 
@@ -103,10 +111,10 @@ def resend_confirmation():
     if not form.validate_on_submit():
         return _page(400)
     if users.email_confirmed(current_user):
-        flash("Your address is confirmed already.", "info")
+        flash(_("Your address is confirmed already."), "info")
     else:
         mails.confirm_address(current_user)
-        flash(f"A new confirmation link is on its way to {current_user.email}.", "success")
+        flash(_("A new confirmation link is on its way to %(email)s.", email=current_user.email), "success")
     return redirect(url_for(".index") + "#email")
 
 
@@ -118,15 +126,26 @@ def base_currency():
         return _page(400, currency_form=form)
     new = form.currency.data
     if new == current_user.base_currency:
-        flash(f"Your portfolio is already valued in {new}.", "info")
+        flash(_("Your portfolio is already valued in %(currency)s.", currency=new), "info")
         return redirect(url_for(".index"))
     users.set_base_currency(current_user, new)
     from webapp.services.portfolio.read_model import recompute_users
 
     recompute_users([current_user.id])  # Redis down: pages value from the database anyway
-    flash(f"Your portfolio is now valued in {new}. Holdings in a currency without an exchange rate "
-          f"are shown apart, in their own currency.", "success")
+    flash(_("Your portfolio is now valued in %(currency)s. Holdings in a currency without an exchange rate "
+            "are shown apart, in their own currency.", currency=new), "success")
     return redirect(url_for(".index"))
+
+
+@bp.post("/language")
+def language():
+    """The interface language and the number format; the next page is in them."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _page(400, language_form=form)
+    users.set_language(current_user, form.language.data, form.number_locale.data)
+    flash(_("Language and number format saved."), "success")
+    return redirect(url_for(".index") + "#language")
 
 
 @bp.post("/gains")
@@ -137,9 +156,9 @@ def gains():
     if not form.validate_on_submit():
         return _page(400, gains_form=form)
     switched = users.set_gains(current_user, form.cost_method.data, form.benchmark.data)
-    method = {"average": "average cost", "fifo": "FIFO (first in, first out)"}[form.cost_method.data]
-    flash(f"Cost bases and gains are now worked out by {method}." if switched else "Gains settings saved.",
-          "success")
+    method = {"average": _("average cost"), "fifo": _("FIFO (first in, first out)")}[form.cost_method.data]
+    flash(_("Cost bases and gains are now worked out by %(method)s.", method=method) if switched else
+          _("Gains settings saved."), "success")
     return redirect(url_for(".index") + "#gains")
 
 
@@ -150,18 +169,18 @@ def change_password():
     if not form.validate_on_submit():
         return _page(400, password_form=form)
     if not current_user.check_password(form.current_password.data):
-        form.current_password.errors.append("That is not your current password.")
+        form.current_password.errors.append(_("That is not your current password."))
         return _page(401, password_form=form)
     users.change_password(current_user, form.password.data)
     _keep_this_session_only()
-    flash("Password changed. You were logged out everywhere else.", "success")
+    flash(_("Password changed. You were logged out everywhere else."), "success")
     return redirect(url_for(".index"))
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])
 def two_factor_setup():
     if current_user.has_two_factor:
-        flash("Two-factor login is already on.", "info")
+        flash(_("Two-factor login is already on."), "info")
         return redirect(url_for(".index"))
     secret = session.get(SETUP_SECRET)
     if not secret:
@@ -173,13 +192,13 @@ def two_factor_setup():
         if form.validate_on_submit():
             step = totp.matching_step(secret, users.normalise_code(form.code.data))
             if step is None:
-                form.code.errors.append("That code does not match. Check the time on your phone and try the "
-                                        "newest code.")
+                form.code.errors.append(_("That code does not match. Check the time on your phone and try the "
+                                          "newest code."))
             else:
                 codes = users.enable(current_user, secret, step)
                 session.pop(SETUP_SECRET, None)
                 _keep_this_session_only()
-                flash("Two-factor login is on. You were logged out everywhere else.", "success")
+                flash(_("Two-factor login is on. You were logged out everywhere else."), "success")
                 return _no_store(current_app.make_response(render_template("settings/recovery_codes.html",
                                                                            codes=codes)))
     uri = totp.provisioning_uri(secret, current_user.email)
@@ -199,10 +218,10 @@ def _check_password_and_code(form: TwoFactorPasswordForm):
     if not form.validate_on_submit():
         return 400
     if not current_user.check_password(form.password.data):
-        form.password.errors.append("That is not your password.")
+        form.password.errors.append(_("That is not your password."))
         return 401
     if users.verify(current_user, form.code.data) is None:
-        form.code.errors.append("That code is not right, or it was used already.")
+        form.code.errors.append(_("That code is not right, or it was used already."))
         return 401
     return None
 
@@ -214,14 +233,14 @@ def two_factor_disable():
         return redirect(url_for(".index"))
     form = TwoFactorPasswordForm()
     if _required_for(current_user):
-        form.code.errors = ["Administrators must keep two-factor login on."]
+        form.code.errors = [_("Administrators must keep two-factor login on.")]
         return _page(403, disable_form=form)
     failed = _check_password_and_code(form)
     if failed:
         return _page(failed, disable_form=form)
     users.disable(current_user)
     _keep_this_session_only()
-    flash("Two-factor login is off. You were logged out everywhere else.", "info")
+    flash(_("Two-factor login is off. You were logged out everywhere else."), "info")
     return redirect(url_for(".index"))
 
 
@@ -264,5 +283,5 @@ def revoke_api_token(token_id: int):
 
         abort(404)
     if api_tokens.revoke(token):
-        flash(f"Token “{token.name}” revoked: it no longer works.", "info")
+        flash(_("Token “%(name)s” revoked: it no longer works.", name=token.name), "info")
     return redirect(url_for(".index") + "#api-tokens")

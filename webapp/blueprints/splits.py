@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
@@ -32,11 +34,11 @@ def _check_date(form, field):
 
 
 class SplitForm(FlaskForm):
-    ratio = StringField("Ratio (new shares for old)", validators=[
-        InputRequired("Enter the ratio, e.g. 4:1 (4-for-1) or 1:10 (reverse)."), Length(max=40), _check_ratio],
+    ratio = StringField(_l("Ratio (new shares for old)"), validators=[
+        InputRequired(_l("Enter the ratio, e.g. 4:1 (4-for-1) or 1:10 (reverse).")), Length(max=40), _check_ratio],
         render_kw={"placeholder": "4:1", "autocomplete": "off"})
-    effective_date = DateField("Effective date", format="%Y-%m-%d", validators=[
-        InputRequired("Enter the date the split took effect (YYYY-MM-DD)."), _check_date])
+    effective_date = DateField(_l("Effective date"), format="%Y-%m-%d", validators=[
+        InputRequired(_l("Enter the date the split took effect (YYYY-MM-DD).")), _check_date])
 
 
 @bp.route(f"/holdings/<{ID}:holding_id>/split", methods=["GET", "POST"])
@@ -59,9 +61,10 @@ def split_holding(holding_id: int):
             except splits.SplitError as exc:
                 form.ratio.errors.append(str(exc))
             else:
-                _, _, after = result.adjusted[0]
-                flash(f"{symbol} split {form.ratio.parsed}: {format_quantity(before)} became {format_quantity(after)}; "
-                      "the cost basis is unchanged.", "success")
+                after = result.adjusted[0][2]
+                flash(_("%(symbol)s split %(ratio)s: %(before)s became %(after)s; the cost basis is unchanged.",
+                        symbol=symbol, ratio=form.ratio.parsed, before=format_quantity(before),
+                        after=format_quantity(after)), "success")
                 return redirect(url_for("accounts.detail", account_id=holding.account_id))
         holding = own_holding(holding_id)  # after a rollback
     return render_template("splits/holding_split.html", holding=holding, form=form,

@@ -7,6 +7,7 @@ it redirects back to the page the button was on.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.services import cache, undo
@@ -42,7 +43,7 @@ def _answer(status: int, message: str, category: str):
     if status == 200:
         flash(message, category)
         return redirect(back)
-    return render_template("error.html", title="Not undone", message=message, status=status), status
+    return render_template("error.html", title=_("Not undone"), message=message, status=status), status
 
 
 @bp.post("/undo/<token>")
@@ -54,14 +55,15 @@ def restore(token: str):
         abort(404)
     except undo.TooLate:
         withdraw_offer(token)
-        return _answer(410, "Too late to undo: it can be undone only within "
-                       f"{undo.window()} seconds of the delete.", "error")
+        return _answer(410, _("Too late to undo: it can be undone only within %(seconds)s seconds of the delete.",
+                              seconds=undo.window()), "error")
     except undo.Conflict as exc:
         withdraw_offer(token)
         return _answer(409, str(exc), "error")
     except cache.RedisError:
-        return _answer(503, "Undo is unavailable right now (the cache does not answer). Try again "
-                       "in a moment.", "error")
+        return _answer(503, _("Undo is unavailable right now (the cache does not answer). Try again in a moment."),
+                       "error")
     withdraw_offer(token)
-    what = f"Account “{done['label']}”" if done["kind"] == "account" else done["label"]
-    return _answer(200, f"{what} is back.", "success")
+    if done["kind"] == "account":
+        return _answer(200, _("Account “%(name)s” is back.", name=done["label"]), "success")
+    return _answer(200, _("%(what)s is back.", what=done["label"]), "success")

@@ -20,6 +20,20 @@ QUANTITY_PLACES = 10
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def N_(message: str) -> str:
+    """Marks a message for the translation catalogue (extracted by `make translations`); the web
+    layer translates it when it shows it (webapp/web/forms.py)."""
+    return message
+
+
+class InputError(ValueError):
+    """A typed value refused, with a sentence for people: `message` % `params` (str() is English)."""
+
+    def __init__(self, message: str, **params):
+        self.message, self.params = message, params
+        super().__init__(message % params if params else message)
+
+
 def normalise_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
@@ -48,28 +62,31 @@ def _finite_decimal(text: str, noun: str) -> Decimal:
     try:
         d = parse_decimal(text)
     except InvalidOperation:
-        raise ValueError(f"“{text[:40]}” is not {'an' if noun == 'amount' else 'a'} {noun}.") from None
+        raise (InputError(N_("“%(text)s” is not an amount."), text=text[:40]) if noun == "amount" else
+               InputError(N_("“%(text)s” is not a number."), text=text[:40])) from None
     if not d.is_finite():
-        raise ValueError(f"Enter a finite {noun}.")
+        raise InputError(N_("Enter a finite amount.") if noun == "amount" else N_("Enter a finite number."))
     return d
 
 
 def _storable(d: Decimal, subject: str) -> Decimal:
     """Below 10^15 with at most QUANTITY_PLACES decimal places: what the columns hold exactly."""
     if d >= MAX_QUANTITY:
-        raise ValueError(f"That {subject} is too large (the limit is 1,000,000,000,000,000).")
+        raise InputError({"quantity": N_("That quantity is too large (the limit is 1,000,000,000,000,000)."),
+                          "amount": N_("That amount is too large (the limit is 1,000,000,000,000,000).")}.get(
+            subject, N_("That number is too large (the limit is 1,000,000,000,000,000).")))
     if d.as_tuple().exponent < -QUANTITY_PLACES and d != d.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
-        raise ValueError(f"Use at most {QUANTITY_PLACES} decimal places.")
+        raise InputError(N_("Use at most %(places)d decimal places."), places=QUANTITY_PLACES)
     return d
 
 
 def parse_quantity(text: str | None) -> Decimal:
     """A positive, finite quantity with at most 10 decimal places, below 10^15."""
     if not (text or "").strip():
-        raise ValueError("Enter a quantity.")
+        raise InputError(N_("Enter a quantity."))
     d = _finite_decimal(text, "number")
     if d <= 0:
-        raise ValueError("The quantity must be greater than zero.")
+        raise InputError(N_("The quantity must be greater than zero."))
     return _storable(d, "quantity")
 
 
@@ -80,7 +97,7 @@ def parse_cost(text: str | None) -> Decimal | None:
         return None
     d = _finite_decimal(text, "amount")
     if d < 0 or d.is_signed():
-        raise ValueError("A cost cannot be negative.")
+        raise InputError(N_("A cost cannot be negative."))
     return _storable(d, "amount")
 
 
@@ -102,13 +119,14 @@ def parse_day(text: str | None) -> date:
     """A calendar day written YYYY-MM-DD (what a date input sends), from 1900 on."""
     raw = (text or "").strip()
     if not raw:
-        raise ValueError("Enter the date (YYYY-MM-DD).")
+        raise InputError(N_("Enter the date (YYYY-MM-DD)."))
     try:
         if len(raw) > 10 or not raw.isascii():
             raise ValueError
         day = datetime.strptime(raw, "%Y-%m-%d").date()
     except ValueError:
-        raise ValueError(f"“{raw[:40]}” is not a date: write it as YYYY-MM-DD, like 2025-03-14.") from None
+        raise InputError(N_("“%(text)s” is not a date: write it as YYYY-MM-DD, like 2025-03-14."),
+                         text=raw[:40]) from None
     if day < EARLIEST_DAY:
-        raise ValueError("Enter a date from 1900 on.")
+        raise InputError(N_("Enter a date from 1900 on."))
     return day

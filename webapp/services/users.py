@@ -172,6 +172,21 @@ def set_base_currency(user: User, currency: str) -> None:
     db.session.commit()
 
 
+def set_language(user: User, language: str | None, number_locale: str | None) -> None:
+    """The interface language and the number format locale (None: follow the browser, the language)."""
+    user.language = language
+    user.number_locale = number_locale
+    db.session.commit()
+    from redis.exceptions import RedisError
+
+    from webapp.services import cache
+
+    try:  # the polled summary is rendered again, in the new words and formats
+        cache.touch_portfolios([user.id])
+    except RedisError:
+        pass  # Redis down: nothing is cached to go stale either
+
+
 def set_gains(user: User, cost_method: str, benchmark: str) -> bool:
     """Set how gains are worked out (the cost method) and the benchmark. A new cost method
     re-derives the cost bases of the holdings the ledger governs and revalues the portfolio

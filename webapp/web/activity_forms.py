@@ -6,6 +6,8 @@ and `ActivityForm.show_problems` puts each sentence by its field.
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, ValidationError
@@ -13,13 +15,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.domain.inputs import normalise_symbol, parse_day, parse_number
 from webapp.domain.splits import SplitError, parse_ratio
-from webapp.models import ASSET_TYPES
+from webapp.web.labels import ACTIVITY_LABELS, ASSET_TYPE_LABELS, FIELD_NOUNS, activity_noun
 from webapp.web.forms import QuantityField, check_symbol, no_control_chars
 
 
-ACTIVITY_LABELS = {"buy": "Buy", "sell": "Sell", "dividend": "Dividend", "interest": "Interest", "fee": "Fee",
-                   "tax": "Tax", "split": "Split", "transfer_in": "Transfer in", "transfer_out": "Transfer out",
-                   "deposit": "Deposit", "withdrawal": "Withdrawal", "opening": "Opening position"}
 _TRADE, _CASH = {"quantity", "price", "fee"}, {"amount", "fee"}
 # what each type takes besides date, symbol, currency and note; anything else must stay empty
 ACTIVITY_FIELDS = {"buy": _TRADE, "sell": _TRADE, "transfer_out": _TRADE, "opening": _TRADE | {"amount"},
@@ -47,6 +46,8 @@ class AmountField(NumberField):
 class DayField(QuantityField):
     """A YYYY-MM-DD date as a `date`; optional when `required` is False."""
 
+    localised = False
+
     def __init__(self, *args, required: bool = True, **kwargs):
         kwargs.setdefault("render_kw", {"type": "date"})
         super().__init__(*args, **kwargs)
@@ -68,7 +69,7 @@ def check_optional_symbol(form, field):
 
 def check_activity_type(form, field):
     if field.data not in ACTIVITY_LABELS:
-        raise ValidationError("Choose what kind of activity this is (buy, sell, dividend …).")
+        raise ValidationError(_("Choose what kind of activity this is (buy, sell, dividend …)."))
 
 
 def _ascii_int(value) -> int | None:
@@ -77,21 +78,21 @@ def _ascii_int(value) -> int | None:
 
 
 class ActivityForm(FlaskForm):
-    date = DayField("Date")
-    type = SelectField("Type", choices=list(ACTIVITY_LABELS.items()), default="buy", validate_choice=False,
+    date = DayField(_l("Date"))
+    type = SelectField(_l("Type"), choices=list(ACTIVITY_LABELS.items()), default="buy", validate_choice=False,
                        validators=[check_activity_type])
-    symbol = StringField("Symbol", validators=[check_optional_symbol], filters=[normalise_symbol])
-    asset_type = SelectField("Asset type (of a new symbol)", choices=list(ASSET_TYPES.items()), default="stock",
+    symbol = StringField(_l("Symbol"), validators=[check_optional_symbol], filters=[normalise_symbol])
+    asset_type = SelectField(_l("Asset type (of a new symbol)"), choices=list(ASSET_TYPE_LABELS.items()), default="stock",
                              validate_choice=True)
-    quantity = NumberField("Quantity")
-    price = NumberField("Price")
-    fee = AmountField("Fee")
-    amount = AmountField("Amount")
-    currency = StringField("Currency", filters=[lambda v: (v or "").strip().upper() or None],
-                           render_kw={"placeholder": "the symbol's", "size": 4, "autocomplete": "off"})
-    ratio = StringField("Ratio (a split: new for old)", validators=[Length(max=40)],
+    quantity = NumberField(_l("Quantity"))
+    price = NumberField(_l("Price"))
+    fee = AmountField(_l("Fee"))
+    amount = AmountField(_l("Amount"))
+    currency = StringField(_l("Currency"), filters=[lambda v: (v or "").strip().upper() or None],
+                           render_kw={"placeholder": _l("the symbol's"), "size": 4, "autocomplete": "off"})
+    ratio = StringField(_l("Ratio (a split: new for old)"), validators=[Length(max=40)],
                         render_kw={"placeholder": "2:1", "autocomplete": "off"})
-    note = StringField("Note", validators=[Length(max=500, message="Keep the note under 500 characters."),
+    note = StringField(_l("Note"), validators=[Length(max=500, message=_l("Keep the note under 500 characters.")),
                                            no_control_chars], filters=[lambda v: (v or "").strip()])
 
     def validate(self, extra_validators=None) -> bool:
@@ -101,14 +102,18 @@ class ActivityForm(FlaskForm):
         used = ACTIVITY_FIELDS.get(self.type.data)
         if used is None:
             return False
-        label = ACTIVITY_LABELS[self.type.data].lower()
+        label = activity_noun(self.type.data)
         for name in ("quantity", "price", "fee", "amount", "ratio"):
             field = getattr(self, name)
             given = (field.data or "").strip() if name == "ratio" else field.data
             if name not in used and given and not field.errors:
-                article = "An" if label[0] in "aeiou" else "A"
-                hint = " A split takes only its ratio, like 2:1." if self.type.data == "split" else ""
-                field.errors.append(f"{article} {label} has no {name}: leave it empty.{hint}")
+                noun = FIELD_NOUNS[name]
+                text = (_("An %(type)s has no %(field)s: leave it empty.", type=label, field=noun)
+                        if label[0] in "aeiou" else
+                        _("A %(type)s has no %(field)s: leave it empty.", type=label, field=noun))
+                if self.type.data == "split":
+                    text += " " + _("A split takes only its ratio, like 2:1.")
+                field.errors.append(text)
                 ok = False
         if self.type.data == "split" and (self.ratio.data or "").strip() and not self.ratio.errors:
             try:
@@ -138,11 +143,11 @@ class ActivityForm(FlaskForm):
 class EditActivityForm(ActivityForm):
     """Editing may move the activity to another of the user's accounts (`account.choices`, set by the view)."""
 
-    account = SelectField("Account", coerce=_ascii_int, validate_choice=False)
+    account = SelectField(_l("Account"), coerce=_ascii_int, validate_choice=False)
 
     def validate_account(self, field):
         if field.data not in {value for value, _ in field.choices or ()}:
-            raise ValidationError("Choose one of your accounts.")
+            raise ValidationError(_("Choose one of your accounts."))
 
 
 class ActivityFilterForm(FlaskForm):
@@ -152,13 +157,13 @@ class ActivityFilterForm(FlaskForm):
         csrf = False
 
     # ids of their own: the add form on the same page has fields named alike
-    type = SelectMultipleField("Type", choices=list(ACTIVITY_LABELS.items()), validate_choice=False,
+    type = SelectMultipleField(_l("Type"), choices=list(ACTIVITY_LABELS.items()), validate_choice=False,
                                widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                id="filter-type")
-    symbol = StringField("Symbol", validators=[check_optional_symbol], filters=[normalise_symbol],
+    symbol = StringField(_l("Symbol"), validators=[check_optional_symbol], filters=[normalise_symbol],
                          id="filter-symbol")
-    since = DayField("From", name="from", required=False, id="filter-from")
-    until = DayField("To", name="to", required=False, id="filter-to")
+    since = DayField(_l("From"), name="from", required=False, id="filter-from")
+    until = DayField(_l("To"), name="to", required=False, id="filter-to")
 
     def types(self) -> list[str]:
         return [t for t in self.type.data or () if t in ACTIVITY_LABELS]

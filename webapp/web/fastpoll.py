@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import time
+from functools import cached_property
 from typing import Callable, Iterable
 
 import sqlalchemy as sa
@@ -245,6 +246,23 @@ class PollUser:
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
+
+    @cached_property
+    def _locales(self) -> tuple[str | None, str | None]:
+        """The language and number format, read only when a changed summary is rendered (a 204 needs neither)."""
+        from webapp.extensions import db
+        from webapp.models import User
+
+        row = db.session.execute(sa.select(User.language, User.number_locale).where(User.id == self.id)).first()
+        return (row[0], row[1]) if row else (None, None)
+
+    @property
+    def language(self) -> str | None:
+        return self._locales[0]
+
+    @property
+    def number_locale(self) -> str | None:
+        return self._locales[1]
 
 
 def poll_user(environ) -> PollUser | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import flash, session
+from flask_babel import gettext as _
 
 KEY = "undo"
 
@@ -14,7 +15,8 @@ def offer_undo(offer, message: str) -> None:
     could not keep a copy (offer None), the message and a warning that it cannot be undone."""
     if offer is None:
         session.pop(KEY, None)
-        flash(f"{message} It cannot be undone: the cache is unavailable, so no copy was kept.", "warning")
+        flash(_("%(message)s It cannot be undone: the cache is unavailable, so no copy was kept.", message=message),
+              "warning")
         return
     session[KEY] = {"token": offer.token, "message": message, "until": offer.expires_at}
 
