@@ -90,9 +90,7 @@ def test_value_history_ranges_swap_in_place_and_the_chart_is_drawn(browse, serve
     page.get_by_role("link", name="History", exact=True).click()
     expect(page.locator("h1")).to_have_text("Value history")
     expect(page.locator("#portfolio-history svg.chart path.line")).to_have_count(1)
-    page.goto("/?range=1Y")
-    page.locator("#portfolio-history").screenshot(path=str(screenshot_path("screenshot-history.png", tmp_path)),
-                                                  animations="disabled")
+    # docs/screenshot-history.png shows the interactive chart: test_phone_and_chart.py takes it
     browse.assert_no_console_errors()
 
 
