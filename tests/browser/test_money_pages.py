@@ -132,7 +132,7 @@ def test_pages_fit_a_phone_screen(browse, server, app, pat):
     login(page, "pat@example.com")
     for url, visible in (("/", ["#portfolio-total", "#portfolio-history svg.chart", "table.holdings td.num"]),
                          ("/portfolio/allocation", ["#allocation-account svg.bars"]),
-                         ("/portfolio/history?range=1Y", ["#portfolio-history svg.chart"]),
+                         ("/portfolio/history?range=1Y", ["#history-interactive canvas"]),  # uPlot's, in the SVG's place
                          ("/accounts/", ["table"]),
                          ("/settings/", ["#currency select"]),
                          ("/accounts/import", ["form"]),

@@ -157,6 +157,7 @@ def test_every_page_is_readable_on_a_phone(browse, server, app, max_user, tmp_pa
             expect(page.locator("#history-interactive .u-over")).to_be_visible()
         if url.startswith("/portfolio/returns"):  # the TWR-vs-benchmark chart, interactive too
             expect(page.locator("#returns-interactive .u-over")).to_be_visible()
+            expect(page.locator("#benchmark svg.chart")).to_be_hidden()  # uPlot's chart in its place
             expect(page.locator("#returns-interactive .chart-readout")).to_contain_text(
                 re.compile(r"^\d{4}-\d\d-\d\d: Portfolio [\d,.]+, \^GSPC [\d,.]+$"))
         measured = page.evaluate(CLIPPED_JS)

@@ -43,7 +43,8 @@
     box.dataset.ready = "1";
     var id = box.id;
     var section = box.closest("section") || document;
-    section.querySelectorAll("[data-replaced-by-chart]").forEach(function (el) { el.hidden = true; });
+    // an attribute, not el.hidden: an <svg> has no `hidden` property (app.css hides [hidden])
+    section.querySelectorAll("[data-replaced-by-chart]").forEach(function (el) { el.setAttribute("hidden", ""); });
     box.hidden = false;
 
     var readout = document.createElement("p");
