@@ -128,7 +128,7 @@
     }
 
     if (buttons.length) show(chosen[id] || box.dataset.range || ranges[ranges.length - 1]);
-    else box.dataset.from = data.days[0], box.dataset.to = data.days[data.days.length - 1];
+    else { box.dataset.from = data.days[0]; box.dataset.to = data.days[data.days.length - 1]; }
     say(null);
 
     new ResizeObserver(function () {
