@@ -1,6 +1,7 @@
 """Value history: the chart on the dashboard and its own page, ranges, downsampling in SQL, the CSV."""
 import csv
 import io
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -201,8 +202,6 @@ def test_the_chart_line_is_scaled_exactly_between_min_and_max():
 
 # ---- the history page's daily values: its table and the interactive chart's data --------------
 def _chart_data(html: str) -> dict:
-    import json
-
     m = re.search(r'<script type="application/json" class="chart-data">(.*?)</script>', html, re.S)
     assert m, "no chart data in the page"
     return json.loads(m.group(1))
@@ -242,17 +241,11 @@ def test_the_history_page_lists_daily_values_and_gives_the_chart_the_same_days(a
         text = data["series"][0]["text"][data["days"].index(d.isoformat())]
         assert f'<tr data-day="{d.isoformat()}"><td><time datetime="{d.isoformat()}">{d.isoformat()}</time></td>' \
                f'<td class="num">{text}</td></tr>' in html
-    assert "31,337.77" not in html and "31338.88" not in json_dump(data)  # only alice's own
+    assert "31,337.77" not in html and "31338.88" not in json.dumps(data)  # only alice's own
     assert 'data-replaced-by-chart' in html and "uPlot-1.6.32.iife.min.js" in html
     # the dashboard's chart stays the server's SVG alone: no table, no data, no uPlot
     dash = client.get("/").get_data(as_text=True)
     assert "chart-data" not in dash and 'id="daily-values"' not in dash and "uPlot" not in dash
-
-
-def json_dump(data) -> str:
-    import json
-
-    return json.dumps(data)
 
 
 def test_the_history_page_needs_a_login_for_its_data(client, alice):
