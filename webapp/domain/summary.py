@@ -147,3 +147,9 @@ def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]], base_curr
     a cached list of positions that missed an edit is found out and rebuilt.
     """
     return f"{base_currency}|" + ";".join(f"{a}:{n}:{canonical(q)}" for a, (n, q) in sorted(accounts.items()))
+
+
+def fully_priced(summary: str) -> bool:
+    """Whether an encoded summary has holdings, every one priced and in the base currency alone
+    (what an alert may judge: a half-priced total would be a false crossing)."""
+    return '"unconverted":{},"pending":0,"holdings":' in summary and '"holdings":0,' not in summary

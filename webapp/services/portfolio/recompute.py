@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.domain.money import EXACT
-from webapp.domain.summary import encode_sums
+from webapp.domain.summary import encode_sums, fully_priced
 from webapp.extensions import db
 from webapp.models import Instrument
 from webapp.services import cache
@@ -195,9 +195,11 @@ def _load_prices_sql(raw, prices: Prices) -> None:
         cur.execute("ANALYZE folio_prices")
 
 
-def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> tuple[set[int], dict]:
+def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True,
+                   totals: dict[int, tuple[str, str, bool]] | None = None) -> tuple[set[int], dict]:
     """The refresh cycle's recompute (None: every user): summaries from exact per-account
-    sums, stored chunk by chunk.
+    sums, stored chunk by chunk. `totals`, when given, receives each user's (base currency, total,
+    fully priced) for the alerts; a user whose positions had to be rebuilt apart is left out.
 
     A writer thread stores each chunk in Redis (and, on PostgreSQL, its snapshots) while
     the next one is read and encoded, so the database, Redis and Python overlap.
@@ -263,6 +265,8 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
                     unconverted = True
                 entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None)
                 rows[uid] = f"{base}|{e.total}|{e.account_values}"
+                if totals is not None:
+                    totals[uid] = (base, e.total, fully_priced(e.summary))
                 if len(entries) >= CHUNK:
                     timings["read_and_value"] += time.perf_counter() - t
                     flush()
@@ -285,6 +289,8 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
         cache.clear_pending_snapshots(deferred_fields)
         timings["snapshots"] += time.perf_counter() - t
     if stale:  # positions missing (a flushed Redis, users never valued) or behind an edit
+        for uid in stale if totals is not None else ():
+            totals.pop(uid, None)
         t = time.perf_counter()
         changed |= recompute_users(stale, snapshot=snapshot)
         timings["positions"] = time.perf_counter() - t
@@ -293,15 +299,18 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
     return changed, {k: round(v, 3) for k, v in timings.items()}
 
 
-def evaluate_alerts(user_ids: Sequence[int] | None) -> None:
-    """The users' alert rules, judged on what was just computed; a failure is logged, never raised."""
+def evaluate_alerts(user_ids: Sequence[int] | None, instrument_ids: Sequence[int] | None = None,
+                    totals: dict | None = None) -> dict:
+    """The users' alert rules, judged on what was just computed (counts: webapp/services/alerts.py);
+    a failure is logged, never raised."""
     try:
         from webapp.services import alerts
 
-        alerts.evaluate(user_ids)
+        return alerts.evaluate(user_ids, instrument_ids=instrument_ids, totals=totals)
     except Exception:
         log.exception("alert evaluation failed")
         db.session.rollback()
+        return {}
 
 
 def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None, *,
@@ -320,10 +329,15 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
         if 2 * len(instrument_ids) < known:
             user_ids = holders_of(instrument_ids)
     select_seconds = time.perf_counter() - started
-    changed, timings = recompute_many(sorted(user_ids) if user_ids is not None else None)
+    totals: dict | None = {} if alerts else None
+    changed, timings = recompute_many(sorted(user_ids) if user_ids is not None else None, totals=totals)
     if alerts:
-        evaluate_alerts(user_ids)
+        t = time.perf_counter()
+        counts = evaluate_alerts(user_ids, instrument_ids, totals)
+        timings["alerts"] = time.perf_counter() - t
+        timings.update({f"alerts_{k}": v for k, v in counts.items()})
     stats = {"users": timings.pop("users"), "changed": len(changed),
-             "seconds": round(time.perf_counter() - started, 3), "select_seconds": round(select_seconds, 3), **timings}
+             "seconds": round(time.perf_counter() - started, 3), "select_seconds": round(select_seconds, 3),
+             **{k: round(v, 3) for k, v in timings.items()}}
     log.info("recomputed %d portfolios, %d changed", stats["users"], len(changed), extra={"fields": stats})
     return stats
