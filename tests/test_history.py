@@ -1,6 +1,7 @@
 """Value history: the chart on the dashboard and its own page, ranges, downsampling in SQL, the CSV."""
 import csv
 import io
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -197,3 +198,56 @@ def test_the_chart_line_is_scaled_exactly_between_min_and_max():
     flat = line_chart([(t, Decimal("5")), (t + timedelta(hours=1), Decimal("5"))], width=216, height=124)
     assert flat.line == "M8.0,62.0 L208.0,62.0"
     assert line_chart([(t, Decimal("5"))]) is None
+
+
+# ---- the history page's daily values: its table and the interactive chart's data --------------
+def _chart_data(html: str) -> dict:
+    m = re.search(r'<script type="application/json" class="chart-data">(.*?)</script>', html, re.S)
+    assert m, "no chart data in the page"
+    return json.loads(m.group(1))
+
+
+def test_daily_values_are_the_last_value_of_each_utc_day_exactly(app, alice, bob):
+    day = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    rows = [(day + timedelta(hours=1), "100.10"), (day + timedelta(hours=23, minutes=59, seconds=59), "1234567.891"),
+            (day + timedelta(days=1, minutes=1), "99.99"), (day + timedelta(days=3, hours=12), "0.0000000001")]
+    with app.app_context():
+        db.session.execute(sa.insert(PortfolioSnapshot), [
+            {"user_id": alice, "as_of": t, "currency": "USD", "total_value": Decimal(v), "account_values": {}}
+            for t, v in rows] + [
+            {"user_id": alice, "as_of": day + timedelta(hours=2), "currency": "EUR", "total_value": Decimal("5"),
+             "account_values": {}},  # another base currency: not mixed in
+            {"user_id": bob, "as_of": day + timedelta(hours=22), "currency": "USD", "total_value": Decimal("7"),
+             "account_values": {}}])
+        db.session.commit()
+        assert history_service.daily_values(alice, "USD") == [
+            (day.date(), Decimal("1234567.891")), ((day + timedelta(days=1)).date(), Decimal("99.99")),
+            ((day + timedelta(days=3)).date(), Decimal("0.0000000001"))]
+        assert history_service.daily_values(bob, "USD") == [(day.date(), Decimal("7"))]
+
+
+def test_the_history_page_lists_daily_values_and_gives_the_chart_the_same_days(app, client, alice, bob):
+    login(client)
+    snapshots(app, alice, ["1000", "1234567.895", "2000.5", "2100.25"], step=timedelta(hours=13))
+    snapshots(app, bob, ["31337.77", "31338.88"], step=timedelta(days=1))
+    html = client.get("/portfolio/history").get_data(as_text=True)
+    with app.app_context():
+        daily = history_service.daily_values(alice, "USD")
+    assert len(daily) >= 2
+    data = _chart_data(html)
+    assert data["days"] == [d.isoformat() for d, _ in daily]
+    assert data["series"][0]["values"] == [format(v, "f") for _, v in daily]  # exact, as strings
+    for d, v in daily:  # the readout's text is the table's, row for row
+        text = data["series"][0]["text"][data["days"].index(d.isoformat())]
+        assert f'<tr data-day="{d.isoformat()}"><td><time datetime="{d.isoformat()}">{d.isoformat()}</time></td>' \
+               f'<td class="num">{text}</td></tr>' in html
+    assert "31,337.77" not in html and "31338.88" not in json.dumps(data)  # only alice's own
+    assert 'data-replaced-by-chart' in html and "uPlot-1.6.32.iife.min.js" in html
+    # the dashboard's chart stays the server's SVG alone: no table, no data, no uPlot
+    dash = client.get("/").get_data(as_text=True)
+    assert "chart-data" not in dash and 'id="daily-values"' not in dash and "uPlot" not in dash
+
+
+def test_the_history_page_needs_a_login_for_its_data(client, alice):
+    resp = client.get("/portfolio/history")
+    assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]

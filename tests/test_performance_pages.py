@@ -137,3 +137,38 @@ def test_the_benchmark_history_is_loaded_once_on_first_use(app, client, year):
         assert result["stored"] > 0, result
     page = client.get("/portfolio/returns?period=1Y").get_data(as_text=True)
     assert 'class="line benchmark"' in page
+
+
+def test_the_returns_chart_data_is_both_index_lines_exactly(app, client, year):
+    """The interactive chart (static/charts.js) gets the SVG's two lines: the portfolio's TWR index
+    and the benchmark's, on the union of their days, exact decimal strings and their texts."""
+    import re
+
+    from webapp.services import ledger
+    from webapp.services.portfolio import performance
+
+    with app.app_context():
+        inst = Instrument(symbol="^GSPC", currency="USD", asset_type="etf", provider_symbols={})
+        db.session.add(inst)
+        db.session.flush()
+        for day, price in ((date(2024, 12, 31), "5000"), (date(2025, 6, 30), "5500"), (date(2025, 12, 31), "6000")):
+            db.session.add(Quote(instrument_id=inst.id, price=D(price), currency="USD", source="test",
+                                 as_of=datetime.combine(day, time(21), timezone.utc)))
+        db.session.commit()
+        activities = ledger.activities_of(year)
+        start, end = performance.period_range("CUSTOM", datetime.now(timezone.utc).date(),  # as the page
+                                              min(a.date for a in activities), date(2025, 1, 2), date(2025, 12, 31))
+        index = performance.twr_index(activities, "USD", start, end, user_id=year)
+    login(client)
+    page = client.get("/portfolio/returns?period=CUSTOM&from=2025-01-02&to=2025-12-31").get_data(as_text=True)
+    m = re.search(r'<script type="application/json" class="chart-data">(.*?)</script>', page, re.S)
+    assert m and 'id="returns-interactive"' in page
+    data = json.loads(m.group(1))
+    portfolio, bench = data["series"]
+    assert (portfolio["label"], bench["label"]) == ("Portfolio", "^GSPC")
+    at = {d: i for i, d in enumerate(data["days"])}
+    for day, value in index:
+        i = at[day.isoformat()]
+        assert portfolio["values"][i] == (None if value is None else format(value, "f"))
+    assert bench["values"][at["2025-12-31"]] == "120"  # 6000 / 5000 × 100, exactly
+    assert bench["text"][at["2025-12-31"]] == "120.00" and bench["text"][at["2025-06-30"]] == "110.00"

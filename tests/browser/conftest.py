@@ -18,7 +18,8 @@
 
 Knobs: FOLIO_BROWSER_LOG_LEVEL=INFO makes the server and worker log every request and job
 (the logs are in the session's tmp dir, live-server*/); FOLIO_UPDATE_SCREENSHOT=1 rewrites
-docs/screenshot-dashboard.png (otherwise it is only written when missing).
+docs/screenshot-dashboard.png (otherwise it is only written when missing); FOLIO_BROWSER_START_TIMEOUT
+(seconds, 30) is how long gunicorn and the worker may take to start.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 POLL_SECONDS = 1
-START_TIMEOUT = 30.0
+START_TIMEOUT = float(os.environ.get("FOLIO_BROWSER_START_TIMEOUT", "30"))  # more on a loaded machine
 QUEUES = ("high", "default", "low")
 
 

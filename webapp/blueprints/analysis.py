@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from webapp.domain.allocation import allocate
 from webapp.web.labels import ASSET_TYPE_LABELS
 from webapp.services.portfolio import history as history_service
-from webapp.web.charts import bar_widths, line_chart
+from webapp.web.charts import bar_widths, interactive_series, line_chart
 
 bp = Blueprint("analysis", __name__)
 HISTORY_POLL_SECONDS = 60
@@ -34,7 +34,16 @@ def history_context(range_key: str | None, standalone: bool = False) -> dict:
         "ranges": list(history_service.RANGES),
         "standalone": standalone,  # on its own page (else the dashboard's): where range links lead
         "history_poll_seconds": current_app.config.get("HISTORY_POLL_SECONDS", HISTORY_POLL_SECONDS),
+        **(_daily_context(current_user.id, current_user.base_currency) if standalone else {}),
     }
+
+
+def _daily_context(user_id: int, currency: str) -> dict:
+    """The history page's table of daily values and the interactive chart's data (the same days)."""
+    daily = history_service.daily_values(user_id, currency)
+    money = current_app.jinja_env.filters["money"]  # the readout prints what the table prints
+    data = interactive_series([d for d, _ in daily], ("Value", [v for _, v in daily], lambda v: money(v, currency)))
+    return {"daily": daily, "daily_chart": data if len(daily) >= 2 else None}
 
 
 @bp.app_context_processor

@@ -18,7 +18,7 @@ from webapp.domain.ledger import METHODS
 from webapp.domain.money import EXACT, ZERO
 from webapp.services import assets, ledger
 from webapp.services.portfolio import performance
-from webapp.web.charts import index_chart
+from webapp.web.charts import index_chart, interactive_series, merged_by_day
 
 bp = Blueprint("performance", __name__, url_prefix="/portfolio")
 PERIOD_LABELS = {"1M": "1M", "3M": "3M", "YTD": "YTD", "1Y": "1Y", "3Y": "3Y", "5Y": "5Y", "ALL": _l("All"),
@@ -100,9 +100,20 @@ def returns():
         bench = performance.benchmark_series(current_user.benchmark, start, end)
     held = sorted({(a.account, a.symbol) for a in activities if a.symbol and (account is None or a.account == account)})
     context.update(result=result, period=period, chart=index_chart(index, bench), bench=bench,
+                   chart_data=_index_data(index, bench, current_user.benchmark),
                    bench_last=bench[-1][1] if bench else None, index_last=index[-1][1] if index else None,
                    account_rows=rows, held=held, names={a.id: a.name for a in context["accounts"]})
     return render_template("performance/returns.html", **context)
+
+
+def _index_data(index, bench, benchmark: str) -> dict:
+    """The returns chart's two index lines for the interactive chart, on the union of their days."""
+    days, (portfolio, other) = merged_by_day(index, bench)
+    return interactive_series(days, ("Portfolio", portfolio, _index_text), (benchmark, other, _index_text))
+
+
+def _index_text(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')):,}"
 
 
 def _method() -> str:

@@ -9,9 +9,9 @@ rounded to a tenth of a pixel, so that no amount ever passes through a float.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from typing import Sequence
+from typing import Callable, Sequence
 
 from webapp.domain.money import EXACT
 
@@ -138,3 +138,27 @@ def index_chart(*series: Sequence[tuple[object, Decimal | None]], width: int = 7
     hundred = Decimal(100)
     return IndexChart(width, height, tuple(lines), low, high, t0, t1, _px(y(low)), _px(y(high)),
                       _px(y(hundred)) if low <= hundred <= high else None)
+
+
+def interactive_series(days: Sequence[date], *series: tuple[str, Sequence[Decimal | None], Callable]) -> dict:
+    """The data an interactive chart (static/charts.js, uPlot) draws, as JSON-ready lists: per
+    day its UTC midnight in epoch seconds and its ISO date, and per series its label, the exact
+    values as decimal strings (numbers only to plot) and their text as the page prints them
+    (what the hover readout shows: never a float formatted in the browser). None: no value."""
+    def epoch(d: date) -> int:
+        return int(datetime.combine(d, time.min, timezone.utc).timestamp())
+
+    return {
+        "x": [epoch(d) for d in days],
+        "days": [d.isoformat() for d in days],
+        "series": [{"label": label,
+                    "values": [None if v is None else format(v, "f") for v in values],
+                    "text": [None if v is None else fmt(v) for v in values]} for label, values, fmt in series],
+    }
+
+
+def merged_by_day(*series: Sequence[tuple[date, Decimal | None]]) -> tuple[list[date], list[list[Decimal | None]]]:
+    """Several daily series on the union of their days (None where a series has no value)."""
+    days = sorted({d for s in series for d, _ in s})
+    lookups = [dict(s) for s in series]
+    return days, [[lk.get(d) for d in days] for lk in lookups]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterator
 
@@ -124,6 +124,27 @@ def value_history(user_id: int, currency: str, range_key: str, now: datetime | N
     history.reconstructed_until = db.session.scalar(
         sa.select(sa.func.max(S.as_of)).where(*mine, S.reconstructed.is_(True)))
     return history
+
+
+def _utc_day(column):
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.func.date(column)  # stored as naive UTC text
+    return sa.func.date(sa.func.timezone("UTC", column))
+
+
+def daily_values(user_id: int, currency: str) -> list[tuple[date, Decimal]]:
+    """The last value recorded (or reconstructed) on each UTC day, oldest first, in `currency`:
+    the same snapshots the chart draws (split-superseded ones and those of a portfolio still
+    being entered left out). One row per day leaves the database."""
+    S = PortfolioSnapshot
+    mine = [S.user_id == user_id, S.superseded_by_split_id.is_(None), S.currency == currency]
+    entered_at = _still_being_entered(user_id)
+    if entered_at is not None:
+        mine.append(sa.or_(S.reconstructed.is_(True), S.as_of >= entered_at))
+    last = sa.select(sa.func.max(S.as_of).label("at")).where(*mine).group_by(_utc_day(S.as_of)).subquery()
+    rows = db.session.execute(sa.select(S.as_of, S.total_value).join(last, S.as_of == last.c.at)
+                              .where(*mine).order_by(S.as_of))
+    return [(t.date(), v) for t, v in rows]
 
 
 CSV_HEADER = ("as_of", "currency", "total_value")
