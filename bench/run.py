@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--profile", action="store_true", help="also profile the full recompute (cProfile)")
     ap.add_argument("--skip-polling", action="store_true", help="only the cycle benchmarks")
+    ap.add_argument("--explain", action="store_true",
+                    help="PostgreSQL: write EXPLAIN (ANALYZE, BUFFERS) of the recompute's statements to "
+                         "bench/explain-recompute.txt")
     args = ap.parse_args(argv)
     return run(args)
 
@@ -192,6 +195,10 @@ def _run(args, configured, kind, out_dir: Path, report: Report, stack: Stack, st
 
         if args.profile:
             _profile_recompute(app, out_dir)
+        if args.explain:
+            from .explain import explain
+
+            explain(app, ROOT / "bench" / "explain-recompute.txt")
 
     # ---- 2. polling, 3. dashboard ----------------------------------------------------------
     stack.stop("worker")

@@ -95,6 +95,7 @@ class Encoded(NamedTuple):
     account_values: str
     snapshot_worthy: bool
     fingerprint: str
+    general: bool = False  # an account holds another currency than the base (or more than one)
 
 
 def encode_sums(
@@ -133,10 +134,12 @@ def encode_sums(
 
 
 def _encode_general(base_currency, accounts, fx) -> Encoded:
-    summary = summarize(base_currency, {a: AccountSums(v, n, p) for a, (v, n, p, _) in accounts.items()}, fx)
+    # currencies in a fixed order, so that a delta tick's summary (delta_summary) is the same text
+    summary = summarize(base_currency, {a: AccountSums(dict(sorted(v.items())), n, p)
+                                        for a, (v, n, p, _) in accounts.items()}, fx)
     fingerprint = positions_fingerprint({a: (n, q) for a, (_, n, _, q) in accounts.items()}, base_currency)
     doc, total, account_values = summary.encode(fingerprint)
-    return Encoded(doc, total, account_values, summary.snapshot_worthy, fingerprint)
+    return Encoded(doc, total, account_values, summary.snapshot_worthy, fingerprint, True)
 
 
 def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]], base_currency: str) -> str:
@@ -147,3 +150,59 @@ def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]], base_curr
     a cached list of positions that missed an edit is found out and rebuilt.
     """
     return f"{base_currency}|" + ";".join(f"{a}:{n}:{canonical(q)}" for a, (n, q) in sorted(accounts.items()))
+
+
+# ---- delta ticks: a summary moved by Σ quantity × Δprice, without reading every holding ------
+def encode_currency_sums(base_currency: str, accounts: Mapping[int, tuple]) -> str:
+    """Each account's exact sums by currency ("id:CCY=amount,…;…"), kept beside the summary
+    of a user holding another currency than the base: its account totals are converted, so a
+    delta has to be applied before the conversion. '' for a user holding the base currency only."""
+    if all(not values or (len(values) == 1 and base_currency in values) for values, *_ in accounts.values()):
+        return ""
+    return ";".join(f"{a}:" + ",".join(f"{c}={canonical(v)}" for c, v in sorted(accounts[a][0].items()))
+                    for a in sorted(accounts))
+
+
+def _decode_currency_sums(text: str) -> dict[int, dict[str, Decimal]]:
+    out = {}
+    for part in text.split(";"):
+        aid, _, values = part.partition(":")
+        out[int(aid)] = {c: Decimal(v) for c, _, v in (x.partition("=") for x in values.split(",") if x)}
+    return out
+
+
+def delta_summary(doc: Mapping, sums: str, deltas: Mapping[int, Mapping[str, Decimal]],
+                  fx: Mapping[tuple[str, str], Decimal] | None = None) -> tuple[Encoded, str] | None:
+    """A cached summary (`doc`: its parsed JSON) moved by `deltas` (account id -> currency ->
+    Σ quantity × (new price − valued price)): the summary a full recompute would write with
+    the new prices, and the new currency sums. None when the deltas do not fit the summary
+    (an account or a currency it does not know): the caller recomputes the user in full."""
+    base = doc["currency"]
+    fingerprint, pending, holdings = doc["positions"], doc["pending"], doc["holdings"]
+    add = EXACT.add
+    if not sums:  # the base currency only: the account totals are the sums
+        totals = {int(a): Decimal(v) for a, v in doc["accounts"].items()}
+        for aid, by_ccy in deltas.items():
+            if aid not in totals or any(c != base for c in by_ccy):
+                return None
+            totals[aid] = add(totals[aid], by_ccy[base])
+        grand = ZERO
+        for t in totals.values():
+            grand = add(grand, t)
+        total = canonical(grand)
+        account_values = "{" + ",".join(f'"{a}":"{canonical(t)}"' for a, t in sorted(totals.items())) + "}"
+        text = (f'{{"total":"{total}","currency":"{base}","accounts":{account_values},'
+                f'"unconverted":{{}},"pending":{pending},"holdings":{holdings},"positions":"{fingerprint}"}}')
+        return Encoded(text, total, account_values, holdings > 0 and pending == 0, fingerprint), ""
+    accounts = _decode_currency_sums(sums)
+    for aid, by_ccy in deltas.items():
+        values = accounts.get(aid)
+        if values is None or any(c not in values for c in by_ccy):
+            return None
+        for c, d in by_ccy.items():
+            values[c] = add(values[c], d)
+    summary = summarize(base, {a: AccountSums(v) for a, v in accounts.items()}, fx)._replace(
+        pending=pending, holdings=holdings)
+    text, total, account_values = summary.encode(fingerprint)
+    new_sums = encode_currency_sums(base, {a: (v,) for a, v in accounts.items()})
+    return Encoded(text, total, account_values, summary.snapshot_worthy, fingerprint), new_sums

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.domain.money import EXACT
-from webapp.domain.summary import encode_sums
+from webapp.domain.summary import encode_currency_sums, encode_sums
 from webapp.extensions import db
 from webapp.models import Instrument
 from webapp.services import cache
@@ -52,15 +52,18 @@ class Prices(NamedTuple):
     """The current price of every priced instrument, by instrument id."""
 
     by_id: dict[int, tuple[Decimal, str]]  # instrument id -> (price, currency)
+    symbols: dict[int, str] | None = None  # instrument id -> symbol, when read by `current`
 
     @classmethod
     def current(cls) -> "Prices":
         """Redis first (one script call), the database for what Redis lacks (and heal Redis)."""
         symbols = dict(db.session.execute(sa.select(Instrument.symbol, Instrument.id)).all())
+        names = {i: s for s, i in symbols.items()}
         try:
             cached = cache.read_prices(list(symbols))
         except cache.RedisError:
-            return cls({symbols[s]: (q.price, q.currency) for s, q in latest_quotes_from_db(symbols.values()).items()})
+            return cls({symbols[s]: (q.price, q.currency) for s, q in latest_quotes_from_db(symbols.values()).items()},
+                       names)
         by_id = {symbols[s]: p for s, p in cached.items()}
         missing = [iid for s, iid in symbols.items() if s not in cached]
         if missing:
@@ -68,7 +71,7 @@ class Prices(NamedTuple):
             if from_db:
                 cache.write_quotes(from_db, datetime.now(timezone.utc))
             by_id.update({symbols[s]: (q.price, q.currency) for s, q in from_db.items()})
-        return cls(by_id)
+        return cls(by_id, names)
 
 
 # One chunk of users -> [(user id, base currency, {account id: (values by currency, holdings,
@@ -195,16 +198,18 @@ def _load_prices_sql(raw, prices: Prices) -> None:
         cur.execute("ANALYZE folio_prices")
 
 
-def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> tuple[set[int], dict]:
+def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, prices: Prices | None = None,
+                   epoch: str | None = None, retag: bool = True) -> tuple[set[int], dict]:
     """The refresh cycle's recompute (None: every user): summaries from exact per-account
-    sums, stored chunk by chunk.
+    sums, stored chunk by chunk. `prices`: these rather than the current ones; `epoch`: the
+    valuation epoch the summaries are in sync with (delta.py), None for none.
 
     A writer thread stores each chunk in Redis (and, on PostgreSQL, its snapshots) while
     the next one is read and encoded, so the database, Redis and Python overlap.
     """
     timings: dict[str, float] = defaultdict(float)
     t0 = time.perf_counter()
-    prices = Prices.current()
+    prices = prices or Prices.current()
     from webapp.services.pricing.fx import current_rates
 
     fx = current_rates()  # every pair, read once: a chunk's users may have any base currency
@@ -261,7 +266,8 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
                 e = encode_sums(base, accounts, fx)
                 if not unconverted and '"unconverted":{}' not in e.summary:  # a currency with no rate
                     unconverted = True
-                entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None)
+                sums = encode_currency_sums(base, accounts) if epoch and e.general else ""
+                entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None, epoch, None, sums)
                 rows[uid] = f"{base}|{e.total}|{e.account_values}"
                 if len(entries) >= CHUNK:
                     timings["read_and_value"] += time.perf_counter() - t
@@ -287,6 +293,8 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True) -> 
     if stale:  # positions missing (a flushed Redis, users never valued) or behind an edit
         t = time.perf_counter()
         changed |= recompute_users(stale, snapshot=snapshot)
+        if epoch and retag:  # rebuilt from the current quotes: value them again with `prices`, tagged
+            changed |= recompute_many(sorted(stale), snapshot=snapshot, prices=prices, epoch=epoch, retag=False)[0]
         timings["positions"] = time.perf_counter() - t
         timings["positions_rebuilt"] = len(stale)
     timings["users"] = users
@@ -304,23 +312,65 @@ def evaluate_alerts(user_ids: Sequence[int] | None) -> None:
         db.session.rollback()
 
 
+def revalue_all(*, snapshot: bool = True) -> tuple[set[int], dict]:
+    """The full revaluation: every user with one snapshot of the prices, which becomes the
+    baseline of the delta ticks (delta.py). Without the lock (a tick running for longer than
+    LOCK_WAIT) every user is still valued, only not tagged for deltas."""
+    from webapp.services.cache import valuation
+    from webapp.services.portfolio import delta
+
+    token = delta.acquire()
+    if token is None:
+        return recompute_many(None, snapshot=snapshot)
+    try:
+        valuation.begin_full()
+        prices = Prices.current()
+        epoch = cache.new_version()
+        changed, timings = recompute_many(None, snapshot=snapshot, prices=prices, epoch=epoch)
+        names = prices.symbols or {}
+        valuation.finish_full(epoch, {names[i]: p for i, p in prices.by_id.items() if i in names})
+        return changed, timings
+    finally:
+        cache.release_lock(delta.LOCK, token)
+
+
 def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None, *,
                          alerts: bool = True) -> dict:
     """Recompute only the users who hold the given instruments (or the given / all users), then
-    judge their alert rules (`alerts=False`: not; bench/alerts.py times the two apart)."""
+    judge their alert rules (`alerts=False`: not; bench/alerts.py times the two apart).
+
+    Moved instruments are applied as deltas to the summaries of their holders (delta.py) when
+    a full revaluation has left a baseline; otherwise their holders are valued in full."""
+    from webapp.services.portfolio import delta
+
     started = time.perf_counter()
     try:
         flush_pending_snapshots()
     except cache.RedisError:
         log.warning("Redis unavailable; pending snapshots left for later")
+    tick = None
     if user_ids is None and instrument_ids is not None:
         instrument_ids = sorted(set(instrument_ids))
         # every instrument, or most: everybody is a holder, and listing them costs a full scan
         known = db.session.scalar(sa.select(sa.func.count()).select_from(Instrument)) or 0
         if 2 * len(instrument_ids) < known:
-            user_ids = holders_of(instrument_ids)
+            try:
+                tick = delta.apply_tick()
+            except cache.RedisError:
+                log.warning("Redis unavailable; holders valued in full")
+            if isinstance(tick, list):  # instruments a dead tick left half applied
+                instrument_ids, tick = sorted(set(instrument_ids) | set(tick)), None
+            if tick is None:
+                user_ids = holders_of(instrument_ids)
+            else:
+                user_ids, instrument_ids = tick.users, sorted(set(instrument_ids) | set(tick.instrument_ids))
     select_seconds = time.perf_counter() - started
-    changed, timings = recompute_many(sorted(user_ids) if user_ids is not None else None)
+    if tick is not None:
+        changed, timings = tick.changed, {"users": len(user_ids), "delta": True, **tick.timings}
+    elif user_ids is None:
+        changed, timings = revalue_all()
+    else:
+        changed, timings = recompute_many(sorted(user_ids))
     if alerts:
         evaluate_alerts(user_ids)
     stats = {"users": timings.pop("users"), "changed": len(changed),
