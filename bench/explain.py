@@ -11,7 +11,8 @@ from pathlib import Path
 def explain(app, out: Path, moved_fraction: float = 0.01) -> Path:
     from webapp.extensions import db
     from webapp.services.portfolio.delta import _PG_DELTAS
-    from webapp.services.portfolio.recompute import _PG_SUMS, Prices, _load_prices_sql
+    from webapp.services.portfolio import setbased
+    from webapp.services.portfolio.recompute import Prices, _load_prices_sql
 
     with app.app_context(), db.engine.connect() as conn:
         if conn.dialect.name != "postgresql":
@@ -19,15 +20,19 @@ def explain(app, out: Path, moved_fraction: float = 0.01) -> Path:
         raw = conn.connection.driver_connection
         prices = Prices.current()
         _load_prices_sql(raw, prices)
+        setbased.prepare(raw)
         ids = sorted(prices.by_id)
         moved = sorted(random.Random(3).sample(ids, max(1, int(len(ids) * moved_fraction))))
         parts = []
         with raw.cursor() as cur:
             cur.execute("SELECT version()")
             parts.append(f"-- {cur.fetchone()[0]}\n")
+            cur.execute("SELECT MIN(owner_id) FROM accounts")
+            lo = cur.fetchone()[0] or 0
             for title, sql, params in (
-                ("full recompute: every account summed by currency (recompute._PG_SUMS)",
-                 _PG_SUMS.format(where=""), None),
+                (f"full recompute, one batch: the summaries of users {lo} to {lo + setbased.BATCH_USERS - 1} "
+                 "(setbased.SUMMARIES)", setbased.SUMMARIES.replace("{where}", setbased.BY_RANGE),
+                 (lo, lo + setbased.BATCH_USERS)),
                 (f"delta tick: {len(moved)} instruments moved, Σ quantity × Δprice per account (delta._PG_DELTAS)",
                  _PG_DELTAS, (moved, [Decimal("0.01")] * len(moved), [prices.by_id[i][1] for i in moved])),
             ):

@@ -283,6 +283,8 @@ def _stack_env(app_url: str, redis_url: str, replay_url: str) -> dict[str, str]:
         # the replay server is local: batches of 500 tickers, and a limit that a benchmark's
         # cycles stay under (Tiingo's own declared limit, 50 calls an hour, is left alone)
         "PROVIDER_TIINGO_BATCH_SIZE": "500", "PROVIDER_TIINGO_RATE_LIMIT": "1000/60",
+        # the replay market moves when told to, whatever the hour: no instrument is skipped as closed
+        "PRICE_SKIP_CLOSED_MARKETS": "0",
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"), "WEB_CONCURRENCY": "2",
     })
     return env

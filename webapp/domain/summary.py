@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Mapping, NamedTuple
 
@@ -171,29 +172,18 @@ def _decode_currency_sums(text: str) -> dict[int, dict[str, Decimal]]:
     return out
 
 
-def delta_summary(doc: Mapping, sums: str, deltas: Mapping[int, Mapping[str, Decimal]],
+def delta_summary(doc: str, sums: str, deltas: Mapping[int, Mapping[str, Decimal]],
                   fx: Mapping[tuple[str, str], Decimal] | None = None) -> tuple[Encoded, str] | None:
-    """A cached summary (`doc`: its parsed JSON) moved by `deltas` (account id -> currency ->
+    """A cached summary (`doc`: its JSON text) moved by `deltas` (account id -> currency ->
     Σ quantity × (new price − valued price)): the summary a full recompute would write with
     the new prices, and the new currency sums. None when the deltas do not fit the summary
     (an account or a currency it does not know): the caller recomputes the user in full."""
-    base = doc["currency"]
-    fingerprint, pending, holdings = doc["positions"], doc["pending"], doc["holdings"]
     add = EXACT.add
     if not sums:  # the base currency only: the account totals are the sums
-        totals = {int(a): Decimal(v) for a, v in doc["accounts"].items()}
-        for aid, by_ccy in deltas.items():
-            if aid not in totals or any(c != base for c in by_ccy):
-                return None
-            totals[aid] = add(totals[aid], by_ccy[base])
-        grand = ZERO
-        for t in totals.values():
-            grand = add(grand, t)
-        total = canonical(grand)
-        account_values = "{" + ",".join(f'"{a}":"{canonical(t)}"' for a, t in sorted(totals.items())) + "}"
-        text = (f'{{"total":"{total}","currency":"{base}","accounts":{account_values},'
-                f'"unconverted":{{}},"pending":{pending},"holdings":{holdings},"positions":"{fingerprint}"}}')
-        return Encoded(text, total, account_values, holdings > 0 and pending == 0, fingerprint), ""
+        return _delta_base_only(doc, deltas)
+    doc = json.loads(doc)
+    base = doc["currency"]
+    fingerprint, pending, holdings = doc["positions"], doc["pending"], doc["holdings"]
     accounts = _decode_currency_sums(sums)
     for aid, by_ccy in deltas.items():
         values = accounts.get(aid)
@@ -206,3 +196,31 @@ def delta_summary(doc: Mapping, sums: str, deltas: Mapping[int, Mapping[str, Dec
     text, total, account_values = summary.encode(fingerprint)
     new_sums = encode_currency_sums(base, {a: (v,) for a, v in accounts.items()})
     return Encoded(text, total, account_values, summary.snapshot_worthy, fingerprint), new_sums
+
+
+def _delta_base_only(doc: str, deltas) -> tuple[Encoded, str] | None:
+    """The common case, on the canonical text itself (`Summary.encode` / `encode_sums`): only
+    the totals of the accounts that moved, and the grand total, are parsed and written again."""
+    head, sep, rest = doc.partition('","currency":"')
+    base = rest[: rest.index('"')]
+    start = rest.index('"accounts":{') + 12
+    end = rest.index("}", start)
+    tail = rest[end + 1:]  # ,"unconverted":{},"pending":…,"holdings":…,"positions":"…"}
+    if not sep or not head.startswith('{"total":"') or not tail.startswith(',"unconverted":{}'):
+        return None
+    totals = dict(pair.split('":"') for pair in rest[start + 1:end - 1].split('","')) if end > start else {}
+    add = EXACT.add
+    grand = Decimal(head[10:])
+    for aid, by_ccy in deltas.items():
+        old = totals.get(str(aid))
+        if old is None or len(by_ccy) != 1 or base not in by_ccy:
+            return None
+        d = by_ccy[base]
+        totals[str(aid)] = canonical(add(Decimal(old), d))
+        grand = add(grand, d)
+    total = canonical(grand)
+    account_values = "{" + ",".join(f'"{a}":"{v}"' for a, v in totals.items()) + "}"
+    text = f'{{"total":"{total}","currency":"{base}","accounts":{account_values}{tail}'
+    fingerprint = tail[tail.index(',"positions":"') + 14:-2]
+    worthy = '"pending":0,' in tail and '"holdings":0,' not in tail
+    return Encoded(text, total, account_values, worthy, fingerprint), ""

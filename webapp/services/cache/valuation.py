@@ -70,11 +70,10 @@ local prefix, out = ARGV[1], {}
 local epochs, sums = prefix .. 'valuation:users', prefix .. 'valuation:sums'
 for i = 2, #ARGV do
   local uid = ARGV[i]
-  out[#out + 1] = redis.call('GET', prefix .. 'portfolio:' .. uid) or ''
-  out[#out + 1] = redis.call('HGET', epochs, uid) or ''
-  out[#out + 1] = redis.call('HGET', sums, uid) or ''
+  out[#out + 1] = (redis.call('GET', prefix .. 'portfolio:' .. uid) or '') .. '\\31' ..
+    (redis.call('HGET', epochs, uid) or '') .. '\\31' .. (redis.call('HGET', sums, uid) or '')
 end
-return out
+return table.concat(out, '\\30')
 """
 
 
@@ -158,10 +157,11 @@ def read_user_states(user_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]
     r = get_redis()
     prefix = current_app.config["REDIS_PREFIX"]
     out: dict[int, tuple[str, str, str]] = {}
-    for part in _chunks(list(user_ids), 5000):
-        rows = r.eval(_READ_USERS, 0, prefix, *part)
-        for n, uid in enumerate(part):
-            out[uid] = (rows[3 * n].decode(), rows[3 * n + 1].decode(), rows[3 * n + 2].decode())
+    for part in _chunks(list(user_ids), 5000):  # one string per call: no reply per key to parse
+        rows = r.eval(_READ_USERS, 0, prefix, *part).decode().split("\x1e")
+        for uid, row in zip(part, rows):
+            doc, epoch, sums = row.split("\x1f")
+            out[uid] = (doc, epoch, sums)
     return out
 
 

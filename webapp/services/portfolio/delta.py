@@ -15,7 +15,6 @@ lock, so they never interleave.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -64,6 +63,27 @@ def ids_of(symbols: Sequence[str]) -> dict[str, int]:
     return out
 
 
+def revalue_all(*, snapshot: bool = True) -> tuple[set[int], dict]:
+    """The full revaluation: every user with one snapshot of the prices, which becomes the
+    baseline of the delta ticks. Without the lock (a tick running for longer than
+    LOCK_WAIT) every user is still valued, only not tagged for deltas."""
+    from webapp.services.portfolio.recompute import Prices, recompute_many
+
+    token = acquire()
+    if token is None:
+        return recompute_many(None, snapshot=snapshot)
+    try:
+        valuation.begin_full()
+        prices = Prices.current()
+        epoch = cache.new_version()
+        changed, timings = recompute_many(None, snapshot=snapshot, prices=prices, epoch=epoch)
+        names = prices.symbols or {}
+        valuation.finish_full(epoch, {names[i]: p for i, p in prices.by_id.items() if i in names})
+        return changed, timings
+    finally:
+        cache.release_lock(LOCK, token)
+
+
 def apply_tick() -> Tick | list[int] | None:
     """Apply the dirty prices as deltas. Without a baseline: None, or the instrument ids a dead
     tick left half applied (their holders must be valued in full)."""
@@ -99,7 +119,7 @@ def _apply(epoch: str, moved: dict[str, valuation.Moved]) -> Tick:
         new_valued[symbol] = (m.price, m.currency)
         if m.valued is None or m.valued_currency != m.currency:
             unknown.append(iid)
-        elif m.price != m.valued:
+        else:  # a zero delta too: its holders are the tick's (their alert rules are judged)
             deltas[iid] = (EXACT.subtract(m.price, m.valued), m.currency)
     by_user = account_deltas(deltas)
     full = set(holders_of(unknown)) if unknown else set()
@@ -115,20 +135,19 @@ def _apply(epoch: str, moved: dict[str, valuation.Moved]) -> Tick:
         if not doc or tag != epoch:
             full.add(uid)  # never valued, or rewritten from other prices since
             continue
-        parsed = json.loads(doc)
         if sums and fx is None:
             from webapp.services.pricing.fx import current_rates
 
             fx = current_rates()
-        moved_by = delta_summary(parsed, sums, by_user[uid], fx)
+        moved_by = delta_summary(doc, sums, by_user[uid], fx)
         if moved_by is None:
             full.add(uid)
             continue
         e, new_sums = moved_by
         entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None, epoch, epoch, new_sums)
-        rows[uid] = f"{parsed['currency']}|{e.total}|{e.account_values}"
+        rows[uid] = f"{e.fingerprint[:e.fingerprint.index('|')]}|{e.total}|{e.account_values}"
     timings["deltas"] = time.perf_counter() - t
-    statuses = store(entries, rows, snapshot=True, timings=timings)
+    statuses = store(entries, rows, snapshot=True, timings=timings, fresh=True)
     changed = {uid for uid, st in statuses.items() if st % 4}
     stale = [uid for uid, st in statuses.items() if st & cache.POSITIONS_STALE]
     if full:  # with the valued prices and the moved ones: in sync with the baseline afterwards

@@ -33,6 +33,7 @@ from webapp.domain.summary import encode_currency_sums, encode_sums
 from webapp.extensions import db
 from webapp.models import Instrument
 from webapp.services import cache
+from webapp.services.portfolio import setbased
 from webapp.services.portfolio.read_model import all_owners, holders_of, recompute_users
 from webapp.services.portfolio.snapshots import (
     flush_pending_snapshots,
@@ -199,7 +200,7 @@ def _load_prices_sql(raw, prices: Prices) -> None:
 
 
 def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, prices: Prices | None = None,
-                   epoch: str | None = None, retag: bool = True) -> tuple[set[int], dict]:
+                   epoch: str | None = None, retag: bool = True, set_based: bool = True) -> tuple[set[int], dict]:
     """The refresh cycle's recompute (None: every user): summaries from exact per-account
     sums, stored chunk by chunk. `prices`: these rather than the current ones; `epoch`: the
     valuation epoch the summaries are in sync with (delta.py), None for none.
@@ -239,7 +240,18 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, pri
     with db.engine.connect() as conn, ThreadPoolExecutor(1, thread_name_prefix="recompute") as pool:
         raw = conn.connection.driver_connection
         pg = conn.dialect.name == "postgresql"
-        if pg:
+        others: list[int] = []
+        if pg and set_based:  # summaries in SQL (setbased.py); other currencies by the general path below
+            _load_prices_sql(raw, prices)
+            more, gone, others, users, pg_fields, check = setbased.recompute(
+                raw, user_ids, epoch=epoch, snapshot=snapshot, timings=timings)
+            changed |= more
+            stale.extend(gone)
+            raw.commit()  # the merged snapshots (and the temporary tables go)
+            deferred_fields.extend(pg_fields)
+            deferred.extend((uid, as_of, setbased.snapshot_row(summary), True) for uid, as_of, summary in check)
+            stream = iter(())
+        elif pg:
             _load_prices_sql(raw, prices)
             stream = _stream_sql(user_ids, raw)
         else:
@@ -286,10 +298,15 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, pri
         request_if_unconverted(True)
     if deferred_fields:
         t = time.perf_counter()
-        if snapshot:
+        if snapshot and deferred:
             insert_snapshots(deferred, fresh=True)
         cache.clear_pending_snapshots(deferred_fields)
         timings["snapshots"] += time.perf_counter() - t
+    if others:  # holding other currencies than their base: exchange rates in Python
+        more, spent = recompute_many(others, snapshot=snapshot, prices=prices, epoch=epoch, set_based=False)
+        changed |= more
+        users += spent.pop("users")
+        timings["other_currencies"] = len(others)
     if stale:  # positions missing (a flushed Redis, users never valued) or behind an edit
         t = time.perf_counter()
         changed |= recompute_users(stale, snapshot=snapshot)
@@ -310,28 +327,6 @@ def evaluate_alerts(user_ids: Sequence[int] | None) -> None:
     except Exception:
         log.exception("alert evaluation failed")
         db.session.rollback()
-
-
-def revalue_all(*, snapshot: bool = True) -> tuple[set[int], dict]:
-    """The full revaluation: every user with one snapshot of the prices, which becomes the
-    baseline of the delta ticks (delta.py). Without the lock (a tick running for longer than
-    LOCK_WAIT) every user is still valued, only not tagged for deltas."""
-    from webapp.services.cache import valuation
-    from webapp.services.portfolio import delta
-
-    token = delta.acquire()
-    if token is None:
-        return recompute_many(None, snapshot=snapshot)
-    try:
-        valuation.begin_full()
-        prices = Prices.current()
-        epoch = cache.new_version()
-        changed, timings = recompute_many(None, snapshot=snapshot, prices=prices, epoch=epoch)
-        names = prices.symbols or {}
-        valuation.finish_full(epoch, {names[i]: p for i, p in prices.by_id.items() if i in names})
-        return changed, timings
-    finally:
-        cache.release_lock(delta.LOCK, token)
 
 
 def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None, *,
@@ -368,7 +363,7 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
     if tick is not None:
         changed, timings = tick.changed, {"users": len(user_ids), "delta": True, **tick.timings}
     elif user_ids is None:
-        changed, timings = revalue_all()
+        changed, timings = delta.revalue_all()
     else:
         changed, timings = recompute_many(sorted(user_ids))
     if alerts:

@@ -1,0 +1,186 @@
+"""PostgreSQL's recompute, set-based: per batch of users one `INSERT … SELECT … GROUP BY`
+computes every summary document in SQL (NUMERIC is exact, `trim_scale` gives the canonical
+text of webapp.domain.money.canonical) into a temporary table and returns it; Python only
+hands the text to Redis. The snapshots that are due are then merged from that table into
+`portfolio_snapshots` by one `INSERT … SELECT … ON CONFLICT DO NOTHING`: no per-user object,
+and no amount crosses to Python and back.
+
+Users holding another currency than their base (their totals need exchange rates) come
+back without a document and are valued by the general path (recompute._stream_sql).
+`python -m bench --explain` writes the statement's plan to bench/explain-recompute.txt.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator, Sequence
+
+from flask import current_app
+
+from webapp.services import cache
+
+BATCH_USERS = 20000  # user ids per statement: Redis stores one batch while the next is summed
+
+SUMMARIES = """
+INSERT INTO folio_summaries (user_id, currency, total, accounts, summary)
+SELECT owner_id, base, total, accounts,
+       CASE WHEN other THEN NULL ELSE
+         '{"total":"' || trim_scale(total)::text || '","currency":"' || base || '","accounts":' || accounts
+         || ',"unconverted":{},"pending":' || pending || ',"holdings":' || holdings
+         || ',"positions":"' || base || '|' || fingerprint || '"}' END
+FROM (
+  SELECT owner_id, base, bool_or(other) AS other, SUM(value) AS total, SUM(n) AS holdings, SUM(pending) AS pending,
+         '{' || string_agg('"' || aid || '":"' || trim_scale(value)::text || '"', ',' ORDER BY aid) || '}' AS accounts,
+         string_agg(aid || ':' || n || ':' || trim_scale(qty)::text, ';' ORDER BY aid) AS fingerprint
+  FROM (
+    SELECT a.owner_id, a.id AS aid, u.base_currency AS base, COUNT(h.id) AS n,
+           COUNT(h.id) - COUNT(p.price) AS pending,
+           COALESCE(SUM(h.quantity), 0) AS qty,
+           COALESCE(SUM(h.quantity * p.price) FILTER (WHERE p.currency = u.base_currency), 0) AS value,
+           COALESCE(bool_or(p.currency <> u.base_currency), false) AS other
+    FROM accounts a JOIN users u ON u.id = a.owner_id
+    LEFT JOIN holdings h ON h.account_id = a.id
+    LEFT JOIN folio_prices p ON p.instrument_id = h.instrument_id
+    WHERE {where}
+    GROUP BY a.owner_id, a.id, u.base_currency
+  ) acc
+  GROUP BY owner_id, base
+) usr
+RETURNING user_id, summary
+"""
+BY_RANGE = "a.owner_id >= %s AND a.owner_id < %s"
+BY_IDS = "a.owner_id = ANY(%s)"
+
+SNAPSHOTS = (
+    "INSERT INTO portfolio_snapshots (user_id, as_of, currency, total_value, account_values, reconstructed) "
+    "SELECT user_id, %s, currency, total, accounts::json, false FROM folio_summaries WHERE user_id = ANY(%s) "
+    "ON CONFLICT (user_id, as_of) DO NOTHING"
+)
+
+
+def prepare(raw) -> None:
+    with raw.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE folio_summaries (user_id integer, currency text, total numeric, "
+                    "accounts text, summary text) ON COMMIT DROP")
+
+
+def batches(raw, user_ids: Sequence[int] | None) -> Iterator[list[tuple[int, str | None]]]:
+    """[(user id, summary JSON or None: holds another currency)] per batch of users."""
+    with raw.cursor() as cur:
+        if user_ids is None:
+            cur.execute("SELECT MIN(owner_id), MAX(owner_id) FROM accounts")
+            lo, hi = cur.fetchone()
+            if lo is None:
+                return
+            for start in range(lo, hi + 1, BATCH_USERS):
+                cur.execute(SUMMARIES.replace("{where}", BY_RANGE), (start, start + BATCH_USERS))
+                yield cur.fetchall()
+        else:
+            ids = sorted(user_ids)
+            for start in range(0, len(ids), BATCH_USERS):
+                cur.execute(SUMMARIES.replace("{where}", BY_IDS), (ids[start:start + BATCH_USERS],))
+                yield cur.fetchall()
+
+
+def write(entries: dict[int, cache.PortfolioWrite]) -> tuple[dict[int, int], list[str], datetime, float]:
+    """Redis (a writer thread's share): statuses, the pending snapshot fields, their as_of."""
+    now = datetime.now(timezone.utc)
+    t = time.perf_counter()
+    statuses, fields = cache.write_portfolios(entries, now.isoformat())
+    return statuses, fields, now, time.perf_counter() - t
+
+
+def insert_snapshots(raw, due: dict[datetime, list[int]]) -> int:
+    """The due snapshots, from the summaries this connection computed."""
+    n = 0
+    with raw.cursor() as cur:
+        for as_of, uids in due.items():
+            cur.execute(SNAPSHOTS, (as_of, uids))
+            n += cur.rowcount
+    return n
+
+
+def snapshot_row(summary: str) -> str:
+    """"currency|total|account values" of a summary document, as insert_snapshots takes it."""
+    doc = json.loads(summary)
+    return f"{doc['currency']}|{doc['total']}|{json.dumps(doc['accounts'], separators=(',', ':'))}"
+
+
+def entry(summary: str, epoch: str | None) -> cache.PortfolioWrite:
+    # the document ends with "positions":"<fingerprint>"}
+    fingerprint = summary[summary.rindex('"positions":"') + 13:-2]
+    worthy = '"pending":0,' in summary and '"holdings":0,' not in summary
+    return cache.PortfolioWrite(summary, worthy, fingerprint, None, epoch, None, "")
+
+
+def group_due(due: defaultdict, statuses: dict[int, int], as_of: datetime, check: list, summaries: dict) -> None:
+    """Sort the users whose snapshot is due: a moved total (inserted from the table) or one
+    Redis could not compare (checked against the last snapshot, as insert_snapshots does)."""
+    for uid, st in statuses.items():
+        if st & 2:
+            if st & 3 == cache.SNAPSHOT_IF_NEW:
+                check.append((uid, as_of, summaries[uid]))
+            else:
+                due[as_of].append(uid)
+
+
+
+def recompute(raw, user_ids: Sequence[int] | None, *, epoch: str | None, snapshot: bool,
+              timings: defaultdict) -> tuple[set[int], list[int], list[int], int, list]:
+    """Summaries of these users (None: everybody) on `raw`, whose transaction has the
+    `folio_prices` table; Redis in a writer thread while the next batch is summed; the due
+    snapshots merged last (the caller commits, then clears `fields`). Returns (changed,
+    positions stale, users holding other currencies, users, pending fields)."""
+    app = current_app._get_current_object()
+    changed: set[int] = set()
+    stale: list[int] = []
+    others: list[int] = []
+    fields: list[str] = []
+    due: defaultdict = defaultdict(list)
+    check: list = []
+    users = 0
+    prepare(raw)
+
+    def in_app(entries):
+        with app.app_context():
+            return write(entries)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="recompute-redis") as pool:
+        pending = None
+        kept: dict[int, str] = {}
+
+        def collect(job, summaries):
+            statuses, f, as_of, spent = job.result()
+            timings["redis"] += spent
+            fields.extend(f)
+            group_due(due, statuses, as_of, check, summaries)
+            for uid, st in statuses.items():
+                if st % 4:
+                    changed.add(uid)
+                if st & cache.POSITIONS_STALE:
+                    stale.append(uid)
+
+        t = time.perf_counter()
+        for rows in batches(raw, user_ids):
+            entries = {}
+            for uid, summary in rows:
+                if summary is None:
+                    others.append(uid)
+                else:
+                    entries[uid] = entry(summary, epoch)
+            users += len(entries)
+            timings["read_and_value"] += time.perf_counter() - t
+            if pending is not None:
+                collect(*pending)
+            pending = (pool.submit(in_app, entries), {u: e.summary for u, e in entries.items()})
+            t = time.perf_counter()
+        if pending is not None:
+            collect(*pending)
+    if snapshot and (due or check):
+        t = time.perf_counter()
+        insert_snapshots(raw, due)
+        timings["snapshots"] += time.perf_counter() - t
+    return changed, stale, others, users, fields, check
