@@ -143,3 +143,30 @@ def test_a_tick_that_died_halfway_drops_the_baseline_and_the_next_one_values_in_
         recompute_portfolios(alerts=False)
         assert valuation.baseline() is not None
     assert by_ticks == summaries(redis_client, uids)
+
+
+def test_postgresql_writes_the_same_summary_text_in_sql_as_python_does(app):
+    """setbased.SUMMARIES (the documents built in SQL) against encode_sums over the Python sums:
+    the same text, byte for byte, for every user holding only the base currency."""
+    uids = list(populate(app, users=40, seed=17))
+    with app.app_context():
+        from webapp.domain.summary import encode_sums
+        from webapp.services.portfolio import setbased
+        from webapp.services.portfolio.recompute import Prices, _load_prices_sql, _sums_python
+
+        prices = Prices.current()
+        with db.engine.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                pytest.skip("the summaries are built in SQL on PostgreSQL only")
+            raw = conn.connection.driver_connection
+            bases = dict(db.session.execute(sa.select(User.id, User.base_currency)).all())
+            with raw.cursor() as cur:
+                by_python = {u: encode_sums(b, a).summary for u, b, a in _sums_python(uids, bases, prices.by_id, cur, "%s")}
+            _load_prices_sql(raw, prices)
+            setbased.prepare(raw)
+            by_sql = dict(row for rows in setbased.batches(raw, None) for row in rows)
+            conn.rollback()
+    base_only = {u: s for u, s in by_sql.items() if s is not None}
+    assert set(by_sql) == set(by_python)
+    assert len(base_only) >= 5 and len(base_only) < len(by_sql)  # both kinds of users are there
+    assert base_only == {u: by_python[u] for u in base_only}

@@ -56,13 +56,15 @@ BY_IDS = "a.owner_id = ANY(%s)"
 
 SNAPSHOTS = (
     "INSERT INTO portfolio_snapshots (user_id, as_of, currency, total_value, account_values, reconstructed) "
-    "SELECT user_id, %s, currency, total, accounts::json, false FROM folio_summaries WHERE user_id = ANY(%s) "
+    "SELECT s.user_id, %s, s.currency, s.total, s.accounts::json, false "
+    "FROM folio_summaries s JOIN unnest(%s::integer[]) AS due(user_id) ON due.user_id = s.user_id "
     "ON CONFLICT (user_id, as_of) DO NOTHING"
 )
 
 
 def prepare(raw) -> None:
     with raw.cursor() as cur:
+        cur.execute("SET LOCAL work_mem = '64MB'")  # the per-account aggregate of a batch stays in memory
         cur.execute("CREATE TEMP TABLE folio_summaries (user_id integer, currency text, total numeric, "
                     "accounts text, summary text) ON COMMIT DROP")
 
