@@ -27,12 +27,9 @@ def explain(app, out: Path, moved_fraction: float = 0.01) -> Path:
         with raw.cursor() as cur:
             cur.execute("SELECT version()")
             parts.append(f"-- {cur.fetchone()[0]}\n")
-            cur.execute("SELECT MIN(owner_id) FROM accounts")
-            lo = cur.fetchone()[0] or 0
             for title, sql, params in (
-                (f"full recompute, one batch: the summaries of users {lo} to {lo + setbased.BATCH_USERS - 1} "
-                 "(setbased.SUMMARIES)", setbased.SUMMARIES.replace("{where}", setbased.BY_RANGE),
-                 (lo, lo + setbased.BATCH_USERS)),
+                ("full recompute: every summary document (setbased.SUMMARIES for everybody)",
+                 setbased.summaries_sql("TRUE"), None),
                 (f"delta tick: {len(moved)} instruments moved, Σ quantity × Δprice per account (delta._PG_DELTAS)",
                  _PG_DELTAS, (moved, [Decimal("0.01")] * len(moved), [prices.by_id[i][1] for i in moved])),
             ):

@@ -1,5 +1,5 @@
-"""PostgreSQL's recompute, set-based: per batch of users one `INSERT … SELECT … GROUP BY`
-computes every summary document in SQL (NUMERIC is exact, `trim_scale` gives the canonical
+"""PostgreSQL's recompute, set-based: one `INSERT … SELECT … GROUP BY` (for a full
+revaluation; per 20,000 users for given users) computes every summary document in SQL (NUMERIC is exact, `trim_scale` gives the canonical
 text of webapp.domain.money.canonical) into a temporary table and returns it; Python only
 hands the text to Redis. The snapshots that are due are then merged from that table into
 `portfolio_snapshots` by one `INSERT … SELECT … ON CONFLICT DO NOTHING`: no per-user object,
@@ -22,8 +22,10 @@ from flask import current_app
 
 from webapp.services import cache
 
-BATCH_USERS = 20000  # user ids per statement: Redis stores one batch while the next is summed
+BATCH_USERS = 20000  # users per batch: Redis stores one batch while the next is summed
 
+# The holdings are summed per account and currency first, joined to nothing but the prices
+# (the bulk of the work, as lean as the raw aggregate); accounts, users and the text come after.
 SUMMARIES = """
 INSERT INTO folio_summaries (user_id, currency, total, accounts, summary)
 SELECT owner_id, base, total, accounts,
@@ -36,23 +38,33 @@ FROM (
          '{' || string_agg('"' || aid || '":"' || trim_scale(value)::text || '"', ',' ORDER BY aid) || '}' AS accounts,
          string_agg(aid || ':' || n || ':' || trim_scale(qty)::text, ';' ORDER BY aid) AS fingerprint
   FROM (
-    SELECT a.owner_id, a.id AS aid, u.base_currency AS base, COUNT(h.id) AS n,
-           COUNT(h.id) - COUNT(p.price) AS pending,
-           COALESCE(SUM(h.quantity), 0) AS qty,
-           COALESCE(SUM(h.quantity * p.price) FILTER (WHERE p.currency = u.base_currency), 0) AS value,
-           COALESCE(bool_or(p.currency <> u.base_currency), false) AS other
+    SELECT a.owner_id, a.id AS aid, u.base_currency AS base,
+           COALESCE(SUM(s.n), 0) AS n,
+           COALESCE(SUM(s.n) FILTER (WHERE s.currency IS NULL), 0) AS pending,
+           COALESCE(SUM(s.qty), 0) AS qty,
+           COALESCE(SUM(s.value) FILTER (WHERE s.currency = u.base_currency), 0) AS value,
+           COALESCE(bool_or(s.currency <> u.base_currency), false) AS other
     FROM accounts a JOIN users u ON u.id = a.owner_id
-    LEFT JOIN holdings h ON h.account_id = a.id
-    LEFT JOIN folio_prices p ON p.instrument_id = h.instrument_id
-    WHERE {where}
+    LEFT JOIN (
+      SELECT h.account_id, p.currency, COUNT(*) AS n, SUM(h.quantity) AS qty, SUM(h.quantity * p.price) AS value
+      FROM holdings h LEFT JOIN folio_prices p ON p.instrument_id = h.instrument_id
+      WHERE h.account_id IN (SELECT id FROM accounts WHERE {inner})
+      GROUP BY h.account_id, p.currency
+    ) s ON s.account_id = a.id
+    WHERE {outer}
     GROUP BY a.owner_id, a.id, u.base_currency
   ) acc
   GROUP BY owner_id, base
 ) usr
 RETURNING user_id, summary
 """
-BY_RANGE = "a.owner_id >= %s AND a.owner_id < %s"
-BY_IDS = "a.owner_id = ANY(%s)"
+BY_IDS = "owner_id = ANY(%s)"
+
+
+def summaries_sql(where: str) -> str:
+    """SUMMARIES for the users `where` selects (BY_IDS, its parameter twice, or TRUE)."""
+    return SUMMARIES.replace("{inner}", where).replace("{outer}", where.replace("owner_id", "a.owner_id"))
+
 
 SNAPSHOTS = (
     "INSERT INTO portfolio_snapshots (user_id, as_of, currency, total_value, account_values, reconstructed) "
@@ -70,20 +82,23 @@ def prepare(raw) -> None:
 
 
 def batches(raw, user_ids: Sequence[int] | None) -> Iterator[list[tuple[int, str | None]]]:
-    """[(user id, summary JSON or None: holds another currency)] per batch of users."""
+    """[(user id, summary JSON or None: holds another currency)] by batches of users. Everybody:
+    one statement, its rows streamed (Redis stores a batch while the next ones are summed);
+    given users: one statement per BATCH_USERS of them."""
     with raw.cursor() as cur:
         if user_ids is None:
-            cur.execute("SELECT MIN(owner_id), MAX(owner_id) FROM accounts")
-            lo, hi = cur.fetchone()
-            if lo is None:
-                return
-            for start in range(lo, hi + 1, BATCH_USERS):
-                cur.execute(SUMMARIES.replace("{where}", BY_RANGE), (start, start + BATCH_USERS))
-                yield cur.fetchall()
+            batch: list = []
+            for row in cur.stream(summaries_sql("TRUE")):
+                batch.append(row)
+                if len(batch) >= BATCH_USERS:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
         else:
             ids = sorted(user_ids)
             for start in range(0, len(ids), BATCH_USERS):
-                cur.execute(SUMMARIES.replace("{where}", BY_IDS), (ids[start:start + BATCH_USERS],))
+                cur.execute(summaries_sql(BY_IDS), (ids[start:start + BATCH_USERS],) * 2)
                 yield cur.fetchall()
 
 
