@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import NamedTuple, Sequence
 
 import sqlalchemy as sa
+from flask import current_app
 
 from webapp.domain.money import EXACT
 from webapp.domain.summary import delta_summary
@@ -30,11 +32,12 @@ from webapp.models import Instrument
 from webapp.services import cache
 from webapp.services.cache import valuation
 from webapp.services.portfolio.read_model import holders_of, recompute_users
-from webapp.services.portfolio.snapshots import store
+from webapp.services.portfolio.snapshots import store_in
 
 log = logging.getLogger(__name__)
 LOCK = "valuation"
 LOCK_TTL = 900  # a dead job's lock lapses after this long
+CHUNK = 2500  # users moved while the writer thread stores the previous chunk
 LOCK_WAIT = 60.0  # a job waits this long for another one's tick before valuing its holders in full
 
 
@@ -126,28 +129,40 @@ def _apply(epoch: str, moved: dict[str, valuation.Moved]) -> Tick:
     affected = sorted(set(by_user) | full)
     timings["select"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    states = valuation.read_user_states([u for u in affected if u not in full])
+    db.session.rollback()  # reads done: SQLite's one writer (the snapshots below) must not wait for them
+    app = current_app._get_current_object()
+    statuses: dict[int, int] = {}
     fx = None
-    entries: dict[int, cache.PortfolioWrite] = {}
-    rows: dict[int, str] = {}
-    for uid, (doc, tag, sums) in states.items():
-        if not doc or tag != epoch:
-            full.add(uid)  # never valued, or rewritten from other prices since
-            continue
-        if sums and fx is None:
-            from webapp.services.pricing.fx import current_rates
+    todo = [u for u in affected if u not in full]
+    # chunk by chunk: a writer thread stores one chunk (Redis, snapshots) while the next is moved
+    with ThreadPoolExecutor(1, thread_name_prefix="tick") as pool:
+        pending = None
+        for start in range(0, len(todo), CHUNK):
+            t = time.perf_counter()
+            entries: dict[int, cache.PortfolioWrite] = {}
+            rows: dict[int, str] = {}
+            for uid, (doc, tag, sums) in valuation.read_user_states(todo[start:start + CHUNK]).items():
+                if not doc or tag != epoch:
+                    full.add(uid)  # never valued, or rewritten from other prices since
+                    continue
+                if sums and fx is None:
+                    from webapp.services.pricing.fx import current_rates
 
-            fx = current_rates()
-        moved_by = delta_summary(doc, sums, by_user[uid], fx)
-        if moved_by is None:
-            full.add(uid)
-            continue
-        e, new_sums = moved_by
-        entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None, epoch, epoch, new_sums)
-        rows[uid] = f"{e.fingerprint[:e.fingerprint.index('|')]}|{e.total}|{e.account_values}"
-    timings["deltas"] = time.perf_counter() - t
-    statuses = store(entries, rows, snapshot=True, timings=timings, fresh=True)
+                    fx = current_rates()
+                moved_by = delta_summary(doc, sums, by_user[uid], fx)
+                if moved_by is None:
+                    full.add(uid)
+                    continue
+                e, new_sums = moved_by
+                entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None, epoch, epoch,
+                                                    new_sums)
+                rows[uid] = f"{e.fingerprint[:e.fingerprint.index('|')]}|{e.total}|{e.account_values}"
+            timings["deltas"] += time.perf_counter() - t
+            if pending is not None:
+                _collect(pending, statuses, timings)
+            pending = pool.submit(store_in, app, entries, rows, True)
+        if pending is not None:
+            _collect(pending, statuses, timings)
     changed = {uid for uid, st in statuses.items() if st % 4}
     stale = [uid for uid, st in statuses.items() if st & cache.POSITIONS_STALE]
     if full:  # with the valued prices and the moved ones: in sync with the baseline afterwards
@@ -172,6 +187,15 @@ _PG_DELTAS = (
     "JOIN holdings h ON h.instrument_id = d.instrument_id JOIN accounts a ON a.id = h.account_id "
     "GROUP BY a.owner_id, h.account_id, d.currency"
 )
+
+
+def _collect(future, statuses: dict, timings: dict) -> None:
+    done, fields, due, spent = future.result()
+    statuses.update(done)
+    for k, v in spent.items():
+        timings[k] += v
+    if fields:  # the writer inserted the snapshots (insert=True): nothing is left pending
+        cache.clear_pending_snapshots(fields)
 
 
 def account_deltas(deltas: dict[int, tuple[Decimal, str]]) -> dict[int, dict[int, dict[str, Decimal]]]:
