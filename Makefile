@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := wsgi:app
 
-.PHONY: run test soak bench bench-coverage clean
+.PHONY: run test soak bench bench-coverage bench-cluster clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.coverage
 	$(PY) -m bench.ledger
 	$(PY) -m bench.alerts
+	$(PY) -m bench.cluster
 
 # price coverage alone: 250 users, 1,000 instruments, the free providers' limits, 6 cycles
 bench-coverage: $(VENV)/.installed
@@ -41,3 +42,7 @@ bench-coverage: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache
+
+# 2 web + 3 workers + 2 schedulers behind a proxy, 500 pollers, a web and a worker killed mid-cycle
+bench-cluster: $(VENV)/.installed
+	$(PY) -m bench.cluster $(CLUSTER_ARGS)

@@ -1,6 +1,9 @@
 """A local market in Tiingo's IEX format, for the benchmark's real provider adapter.
 
-    python -m bench.replay_server MARKET.json PORT
+    python -m bench.replay_server MARKET.json PORT [DELAY]
+
+DELAY (seconds, default 0) is added to every batch answer: a provider across a network
+(`bench/cluster` uses it so that a refresh cycle is still running when it kills a worker).
 
 MARKET.json maps symbol -> [price, as_of ISO]. `GET /iex/?tickers=a,b,...` answers like
 Tiingo's batch endpoint (the same item shape as tests/payloads.py), one item per known
@@ -17,6 +20,7 @@ import json
 import random
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,7 +71,7 @@ class Market:
         return f"[{body}]".encode()
 
 
-def make_handler(market: Market):
+def make_handler(market: Market, delay: float = 0.0):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -86,6 +90,8 @@ def make_handler(market: Market):
             query = parse_qs(parts.query)
             if parts.path in ("/iex", "/iex/"):
                 tickers = [t.strip().lower() for t in query.get("tickers", [""])[0].split(",") if t.strip()]
+                if delay:
+                    time.sleep(delay)
                 self._send(200, market.answer(tickers))
             elif parts.path == "/_bench/stats":
                 self._send(200, json.dumps({"requests": market.requests, "tickers": market.tickers}).encode())
@@ -106,9 +112,10 @@ def make_handler(market: Market):
 
 def main() -> None:
     path, port = sys.argv[1], int(sys.argv[2])
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     with open(path) as f:
         market = Market(json.load(f))
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(market))
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(market, delay))
     server.daemon_threads = True
     print(f"replay server on 127.0.0.1:{port} with {len(market.prices)} tickers", flush=True)
     server.serve_forever()

@@ -251,6 +251,26 @@ def set_price(app, symbol: str, price: str, currency: str = "USD", source: str =
         return _set_price(symbol, price, currency, source, as_of)
 
 
+def set_prices(app, prices: dict, currency: str = "USD", source: str = "replay"):
+    """One tick: several quotes stored the way a refresh cycle does, then their holders recomputed once."""
+    from datetime import datetime, timezone
+
+    from pricing_providers import Quote as ProviderQuote
+    from webapp.models import Instrument
+    from webapp.services.pricing.quotes import current_quotes
+    from webapp.services.pricing.refresh import store_quotes
+    from workers.portfolios import recompute_portfolios
+
+    with app.app_context():
+        insts = list(db.session.scalars(sa.select(Instrument).where(Instrument.symbol.in_(list(prices)))))
+        now = datetime.now(timezone.utc)
+        quotes = {i.symbol: ProviderQuote(symbol=i.symbol, price=Decimal(prices[i.symbol]), currency=currency,
+                                          as_of=now, source=source) for i in insts}
+        changed = store_quotes(insts, quotes, current_quotes({i.symbol: i.id for i in insts}))
+        recompute_portfolios(instrument_ids=changed)
+        return changed
+
+
 def _set_price(symbol, price, currency, source, as_of):
     from datetime import datetime, timezone
 

@@ -298,7 +298,7 @@ def test_delete_asks_first_then_deletes_with_or_without_htmx(app, client, accoun
     assert "Delete this activity?" in text(confirm) and "Buy of 10 AAPL on 2025-03-03" in text(confirm)
     list_page = client.get(f"/accounts/{account}/activities").get_data(as_text=True)
     assert f'hx-post="/activities/{buy}/delete"' in list_page
-    assert "hx-confirm=\"Delete this buy of AAPL on 2025-03-03? This cannot be undone.\"" in list_page
+    assert "hx-confirm=\"Delete this buy of AAPL on 2025-03-03? You can undo it for 10 seconds.\"" in list_page
 
     resp = post(client, f"/activities/{buy}/delete")
     assert resp.status_code == 302 and resp.headers["Location"] == f"/accounts/{account}/activities"

@@ -158,11 +158,12 @@ def test_the_sweep_finds_a_price_that_stopped_moving(app, alice_aapl):
 
     uid, iid = alice_aapl
     rule(app, uid, "price_stale", instrument_id=iid, hours=6)
-    rule(app, uid, "price_above", "50", iid)  # not a stale rule: not swept
+    rule(app, uid, "price_above", "50", iid)  # holds (100 ≥ 50), but it is not a stale rule: not swept
     with app.app_context():
-        assert evaluate_stale_alerts() == {"rules": 1, "fired": 0, "rearmed": 0}
+        # a fresh price: the stale rule is armed and cannot hold, so not even brought back to be judged
+        assert evaluate_stale_alerts() == {"rules": 0, "fired": 0, "rearmed": 0}
         later = datetime.now(timezone.utc) + timedelta(hours=7)
-        assert alerts.evaluate(None, kinds=["price_stale"], now=later)["fired"] == 1
+        assert alerts.evaluate(None, kinds=["price_stale"], now=later) == {"rules": 1, "fired": 1, "rearmed": 0}
     assert notifications(app, uid) == ["AAPL's price is stale"]
 
 
@@ -197,7 +198,7 @@ def test_one_rules_query_per_cycle(app):
             set_price(app, "MSFT", "25")
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", seen)
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "alert_rules" in s]
+    selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH")) and "alert_rules" in s]
     assert len(selects) == 1, selects
     assert sum(len(notifications(app, u)) for u in uids) == 6 * 3  # 10, 20 and portfolio (25 × 10 = 250 ≥ 100)
 
@@ -274,6 +275,23 @@ def test_create_list_toggle_and_delete_a_rule(app, alice_aapl):
     assert post(client, f"/alerts/{rid}/delete").status_code == 302
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertRule)) == 0
+
+
+def test_a_new_or_re_enabled_rule_whose_condition_holds_fires_at_once(app, alice_aapl):
+    """A tick judges only the rules on what moved: a new rule must not wait for AAPL to move."""
+    uid, iid = alice_aapl  # AAPL at 100, 10 held: 1000 USD
+    client = app.test_client()
+    login(client)
+    assert post(client, "/alerts/", {"kind": "price_above", "symbol": "AAPL", "threshold": "99.99",
+                                     "cooldown_minutes": "0", "in_app": "y"}).status_code == 302
+    assert post(client, "/alerts/", {"kind": "portfolio_above", "threshold": "2000", "cooldown_minutes": "0",
+                                     "in_app": "y"}).status_code == 302  # does not hold: silent
+    assert notifications(app, uid) == ["AAPL is above 99.99 USD"]
+    with app.app_context():
+        rid = db.session.scalar(sa.select(AlertRule.id).where(AlertRule.kind == "price_above"))
+    assert post(client, f"/alerts/{rid}/enabled", {"enabled": "0"}).status_code == 302
+    assert post(client, f"/alerts/{rid}/enabled", {"enabled": "1"}).status_code == 302  # armed afresh, holds
+    assert notifications(app, uid) == ["AAPL is above 99.99 USD"] * 2
 
 
 @pytest.mark.parametrize("form, field, message", [

@@ -397,8 +397,11 @@ def test_without_remember_me_there_is_no_remember_cookie(client, alice):
     assert client.get_cookie("remember_token") is None
 
 
-def test_session_cookie_is_httponly_samesite_lax_and_not_secure_by_default(client, alice):
-    attrs = cookie_attributes(cookie_header(login(client), "session"))
+def test_session_cookie_is_httponly_samesite_lax_and_not_secure_by_default_over_http(make_app, monkeypatch):
+    monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    app = make_app(PUBLIC_URL="http://127.0.0.1:5000")  # as `make run` serves it (https: tests/test_https.py)
+    quick_user(app, "alice@example.com")
+    attrs = cookie_attributes(cookie_header(login(app.test_client(), password=PASSWORD), "session"))
     assert "httponly" in attrs
     assert "samesite=lax" in attrs
     assert "secure" not in attrs  # plain-HTTP development would lose the session otherwise

@@ -199,3 +199,20 @@ def test_crypto_rows_import_as_crypto_and_a_bond_is_refused_by_line(app, client)
         kinds = dict(db.session.execute(sa.select(Instrument.symbol, Instrument.asset_type)).all())
     assert kinds == {"BTC-USD": "crypto", "ETH-EUR": "crypto"}
     assert [(s, q) for _, s, q, _ in holdings(app)] == [("BTC-USD", Decimal("0.125")), ("ETH-EUR", Decimal("2"))]
+
+
+def test_a_value_in_a_column_the_header_does_not_name_is_an_error_with_its_line_and_column(app, client):
+    setup(app, client, accounts=("Broker",))
+    text = ("account,symbol,quantity,,currency\n"
+            "Broker,AAPL,10,,USD\n"          # fine: empty cells under no name, none past the header
+            "Broker,MSFT,5,,USD,\n"           # an empty trailing field is no value either
+            "Broker,VTI,3,,USD,oops\n"        # a trailing field
+            "Broker,BRK-B,2,12,USD\n")        # a value under the unnamed column 4
+    resp = upload(client, text)
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert sorted(int(n) for n in re.findall(r"Line (\d+):", html)) == [4, 5]
+    assert "Line 4: column 6 has a value (“oops”) in a column the header does not name." in html
+    assert "Line 5: column 4 has a value (“12”) in a column the header does not name." in html
+    assert post(client, "/accounts/import", {"csv_text": text, "confirm": "1"}).status_code == 400
+    assert holdings(app) == []

@@ -93,7 +93,7 @@ def urls(a_id, h_id):
         ("POST", f"/accounts/holdings/{h_id}/quantity", {"quantity": "-1"}, 404),
         ("GET", f"/accounts/holdings/{h_id}/quantity", None, 405),
         ("POST", f"/accounts/holdings/{h_id}/delete", {}, 404),
-        ("GET", f"/accounts/holdings/{h_id}/delete", None, 405),
+        ("GET", f"/accounts/holdings/{h_id}/delete", None, 404),  # its confirmation page
         ("POST", f"/accounts/holdings/{h_id}/cost", {"cost": "1", "cost_kind": "total"}, 404),
         ("POST", f"/accounts/holdings/{h_id}/cost", {"cost": "-5", "cost_kind": "nonsense"}, 404),
         ("GET", f"/accounts/holdings/{h_id}/cost", None, 405),
@@ -222,7 +222,9 @@ def anonymous_urls(a_id, h_id):
         ("POST", f"/accounts/{a_id}/rename", {"name": "Anon"}),
         ("POST", f"/accounts/{a_id}/holdings", {"symbol": "ANON", "asset_type": "stock", "quantity": "1"}),
         ("POST", f"/accounts/holdings/{h_id}/quantity", {"quantity": "5"}),
+        ("GET", f"/accounts/holdings/{h_id}/delete", None),
         ("POST", f"/accounts/holdings/{h_id}/delete", {}),
+        ("POST", "/undo/any-token", {}),
         ("POST", "/auth/logout", {}),
     ]
 

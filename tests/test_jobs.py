@@ -153,3 +153,58 @@ def test_an_instrument_with_only_a_stale_price_is_fetched_again(app, redis_clien
     url = post(c, "/accounts/", {"name": "B", "kind": "brokerage"}).headers["Location"]
     post(c, f"{url}/holdings", {"symbol": "NVDA", "asset_type": "stock", "quantity": "1"})
     assert [j.func_name for j in high.jobs] == ["workers.prices.refresh_instant"]
+
+
+def test_a_scheduler_whose_lock_expired_cannot_delete_the_lock_another_now_holds(app, redis_client):
+    s1, s2 = _schedulers(app, 2)
+    assert s1.acquire_lock()
+    assert not s2.acquire_lock()
+    redis_client.delete(s1.scheduler_lock_key)  # s1 paused past the lock's expiry
+    assert s2.acquire_lock()
+    s1.remove_lock()  # s1 wakes up and finishes its pass
+    assert redis_client.exists(s2.scheduler_lock_key)  # rq-scheduler's own remove_lock deleted it
+    s2.remove_lock()
+    assert not redis_client.exists(s2.scheduler_lock_key)
+
+
+def test_every_tick_of_a_cron_job_is_enqueued_with_its_retries(app, redis_client):
+    from webapp.services.schedule import reconcile
+
+    (sched,) = _schedulers(app, 1)
+    with app.app_context():
+        reconcile(sched)
+        (job,) = [j for j in sched.get_jobs() if j.id.startswith("folio-cron-refresh_prices")]
+        job.retries_left = 0  # spent by an earlier tick whose worker was killed
+        job.save()
+        redis_client.zadd(sched.scheduled_jobs_key, {job.id: time.time() - 1})
+        sched.enqueue_jobs()
+    (queued,) = Queue("default", connection=redis_client).jobs
+    assert queued.id == job.id and queued.retries_left == 3 and queued.retry_intervals == [10, 30, 60]
+
+
+def test_a_lock_held_by_a_dead_rq_execution_is_taken_over(app, redis_client):
+    from rq.registry import StartedJobRegistry
+
+    from webapp.services import cache, jobs
+
+    started = StartedJobRegistry("default", connection=redis_client)
+    with app.app_context():
+        assert cache.acquire_lock("cycle", 900, "default|job1:exec1", jobs.execution_alive)
+        redis_client.zadd(started.key, {"job1:exec1": time.time() + 60})  # its worker's heartbeat is current
+        assert cache.acquire_lock("cycle", 900, "default|job1:exec2", jobs.execution_alive) is None
+        assert cache.acquire_lock("cycle", 900) is None
+        redis_client.zrem(started.key, "job1:exec1")  # RQ found it abandoned (no heartbeat) and retries the job
+        token = cache.acquire_lock("cycle", 900, "default|job1:exec2", jobs.execution_alive)
+        assert token and token.startswith("default|job1:exec2#")
+        assert cache.acquire_lock("cycle", 900) is None  # a lock without an owner is never taken over
+        cache.release_lock("cycle", token)
+        plain = cache.acquire_lock("cycle", 900)
+        assert plain and cache.acquire_lock("cycle", 900, "default|job2:exec1", jobs.execution_alive) is None
+
+
+def test_an_idle_worker_wakes_for_registry_cleanup_at_every_maintenance_interval(redis_client):
+    from webapp.services.jobs import FolioWorker
+
+    w = FolioWorker(["default"], connection=redis_client, maintenance_interval=10)
+    assert w.dequeue_timeout == 10  # RQ's own: worker_ttl - 15 = 405 s asleep in BLPOP
+    assert FolioWorker(["default"], connection=redis_client, maintenance_interval=900).dequeue_timeout == 405

@@ -70,6 +70,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.register_blueprint(alerts.bp)
     app.register_blueprint(alerts.notes)
+    from webapp.blueprints import undo
+
+    app.register_blueprint(undo.bp)
 
     from webapp import cli
     from webapp.web import filters
@@ -78,6 +81,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     filters.init_app(app)
     _register_error_handlers(app)
     _register_security_headers(app)
+    _trust_forwarded_headers(app)
     _refuse_malformed_htmx_headers(app)
     return app
 
@@ -132,10 +136,24 @@ def _derive_settings(app: Flask) -> None:
     cfg.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
     cfg.setdefault("MAIL_DEFAULT_SENDER", cfg.get("MAIL_FROM"))
     cfg.setdefault("MAIL_BACKEND", "smtp")  # flask-mailman would keep mail in memory under TESTING
-    if cfg.get("SESSION_COOKIE_SECURE") is None:  # unset: on in production, which runs behind HTTPS
-        cfg["SESSION_COOKIE_SECURE"] = _is_production(app)
-    if cfg.get("SESSION_COOKIE_SECURE"):
-        cfg["REMEMBER_COOKIE_SECURE"] = True
+    if cfg.get("SESSION_COOKIE_SECURE") is None:  # unset: on when served over HTTPS, as production is
+        cfg["SESSION_COOKIE_SECURE"] = _served_over_https(app) or _is_production(app)
+    if cfg.get("REMEMBER_COOKIE_SECURE") is None:
+        cfg["REMEMBER_COOKIE_SECURE"] = bool(cfg["SESSION_COOKIE_SECURE"])
+
+
+def _served_over_https(app: Flask) -> bool:
+    return str(app.config.get("PUBLIC_URL") or "").lower().startswith("https://")
+
+
+def _trust_forwarded_headers(app: Flask) -> None:
+    """Behind FORWARDED_PROXIES reverse proxies, the client's address, scheme and host come from
+    their X-Forwarded-* headers (rate limits per client, https URLs); none are trusted by default."""
+    hops = int(app.config.get("FORWARDED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -240,10 +258,15 @@ def _register_security_headers(app: Flask) -> None:
         "style-src 'self'", "style-src 'self' 'unsafe-inline'"
     )
 
+    # browsers keep to HTTPS for this long once they saw it served so (PUBLIC_URL https://)
+    hsts = max(0, int(app.config.get("HSTS_SECONDS") or 0)) if _served_over_https(app) else 0
+
     @app.after_request
     def headers(resp):
         resp.headers.setdefault("Content-Security-Policy", rq_csp if request.blueprint == "rq_dashboard" else csp)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("X-Frame-Options", "DENY")
+        if hsts:
+            resp.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
         return resp

@@ -140,14 +140,22 @@ def from_environment() -> dict[str, object]:
         # a currency without a rate asks for rates at once, at most this often
         "FX_ON_DEMAND_DEDUPE_SECONDS": _int("FX_ON_DEMAND_DEDUPE_SECONDS", 300),
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
+        # how long a deleted account or holding can be brought back ("Undo")
+        "UNDO_SECONDS": _int("UNDO_SECONDS", 10),
+        "UNDO_GRACE_SECONDS": _int("UNDO_GRACE_SECONDS", 5),  # a click in its last second still counts
         # instant refreshes (new holdings) are collected this long and fetched as one batch
         "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),
         "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),
         "BASE_CURRENCY": (os.environ.get("BASE_CURRENCY") or "USD").upper(),
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
-        # None (unset): on when FOLIO_ENV=production (see create_app), else off
+        # None (unset): on when PUBLIC_URL is https:// or FOLIO_ENV=production (see create_app), else
+        # off; the "remember me" cookie follows the session cookie unless set itself
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", None),
-        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_SECURE": _bool("REMEMBER_COOKIE_SECURE", None),
+        # Strict-Transport-Security max-age when PUBLIC_URL is https:// (0: no header)
+        "HSTS_SECONDS": _int("HSTS_SECONDS", 365 * 24 * 3600),
+        # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (werkzeug's ProxyFix); 0: trust none
+        "FORWARDED_PROXIES": _int("FORWARDED_PROXIES", 0),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT") or "20 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT") or "5 per minute",
         "LOGIN_CODE_RATE_LIMIT": os.environ.get("LOGIN_CODE_RATE_LIMIT") or "5 per minute; 20 per hour",
@@ -186,6 +194,11 @@ def from_environment() -> dict[str, object]:
         # seconds between the retries of a failed job (webapp/services/jobs.py): e-mail, everything else
         "MAIL_RETRY_INTERVALS": _intervals("MAIL_RETRY_INTERVALS", [30, 120, 600, 1800, 3600]),
         "TRANSIENT_RETRY_INTERVALS": _intervals("TRANSIENT_RETRY_INTERVALS", [10, 30, 60]),
+        # a worker killed mid-job: RQ sees its job abandoned once the heartbeat (every
+        # JOB_HEARTBEAT_SECONDS, valid for that + 60 s) lapses, at the next registry cleanup
+        # (every WORKER_MAINTENANCE_SECONDS, by one worker), and retries it (RQ's defaults: 30, 600)
+        "JOB_HEARTBEAT_SECONDS": _int("JOB_HEARTBEAT_SECONDS", 10),
+        "WORKER_MAINTENANCE_SECONDS": _int("WORKER_MAINTENANCE_SECONDS", 60),
         "ALERT_STALE_CYCLES": _int("ALERT_STALE_CYCLES", 3),
         "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 5),
         "ALERT_NO_CYCLE_MINUTES": _int("ALERT_NO_CYCLE_MINUTES", 30),

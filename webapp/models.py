@@ -316,7 +316,8 @@ class AlertRule(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: so.Mapped[str] = so.mapped_column(sa.String(40))
-    instrument_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("instruments.id", ondelete="CASCADE"))
+    instrument_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("instruments.id", ondelete="CASCADE"),
+                                                               index=True)
     # a price (the quote currency), a value (the base currency) or a percentage; None for price_stale
     threshold: so.Mapped[Optional[Decimal]] = so.mapped_column(ExactDecimal(28, 10))
     hours: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)  # price_stale

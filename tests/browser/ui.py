@@ -110,7 +110,7 @@ def wait_priced(page: Page, holding_id: int, timeout: int = PRICE_TIMEOUT_MS) ->
 def read_row(page: Page, holding_id: int) -> dict:
     """Symbol, quantity, price, value, today's change and gain of a priced row, as shown."""
     cells = holding_row(page, holding_id).locator("td").all_inner_texts()
-    assert len(cells) == 7, f"unexpected row {cells}"
+    assert len(cells) == 8, f"unexpected row {cells}"  # the last: its Remove… link
     return {
         "symbol": cells[0].strip(),
         "quantity": number(cells[1]),

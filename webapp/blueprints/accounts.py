@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import limiter
 from webapp.models import ASSET_TYPES, Account, Holding
-from webapp.services import assets
+from webapp.services import assets, undo
 from webapp.services.pricing import search
 from webapp.web.filters import quantity as format_quantity
 from webapp.web.forms import (
@@ -29,6 +29,7 @@ from webapp.web.forms import (
     cost_within_limit,
     total_cost,
 )
+from webapp.web.undo import offer_undo
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -50,6 +51,11 @@ def own_account(account_id: int) -> Account:
 
 def own_holding(holding_id: int) -> Holding:
     return assets.holding_of(current_user.id, holding_id) or abort(404)
+
+
+def _from_dashboard() -> bool:
+    """A delete asked for on the dashboard goes back there (`from=dashboard`)."""
+    return (request.form.get("from") or request.args.get("from")) == "dashboard"
 
 
 def redirect_to(url: str):
@@ -127,12 +133,13 @@ def rename(account_id: int):
 def delete(account_id: int):
     account = own_account(account_id)
     if request.method != "POST":  # GET (or HEAD): the confirmation page, for browsers without JavaScript
-        return render_template("accounts/confirm_delete.html", account=account)
+        return render_template("accounts/confirm_delete.html", account=account, from_dashboard=_from_dashboard(),
+                               undo_seconds=undo.window())
     name = account.name
-    assets.delete(account)
+    offer = undo.delete_account(current_user, account)
     assets.portfolio_changed(current_user.id)
-    flash(f"Account “{name}” and its holdings were deleted.", "info")
-    return redirect_to(url_for(".index"))
+    offer_undo(offer, f"Account “{name}” and its holdings were deleted.")
+    return redirect_to(url_for("portfolio.dashboard") if _from_dashboard() else url_for(".index"))
 
 
 def _search_limit() -> str:
@@ -222,14 +229,17 @@ def edit_cost(holding_id: int):
     return redirect(url_for(".detail", account_id=holding.account_id))
 
 
-@bp.post(f"/holdings/<{ID}:holding_id>/delete")
+@bp.route(f"/holdings/<{ID}:holding_id>/delete", methods=["GET", "POST"])
 def delete_holding(holding_id: int):
     holding = own_holding(holding_id)
+    if request.method != "POST":  # GET (or HEAD): the confirmation page, for browsers without JavaScript
+        return render_template("accounts/confirm_remove.html", holding=holding, from_dashboard=_from_dashboard(),
+                               undo_seconds=undo.window())
     account_id, symbol = holding.account_id, holding.instrument.symbol
-    assets.delete(holding)
+    offer = undo.delete_holding(current_user, holding)
     assets.portfolio_changed(current_user.id)
-    flash(f"{symbol} removed.", "info")
-    return redirect_to(url_for(".detail", account_id=account_id))
+    offer_undo(offer, f"{symbol} removed.")
+    return redirect_to(url_for("portfolio.dashboard") if _from_dashboard() else url_for(".detail", account_id=account_id))
 
 
 # ---- CSV import and export -------------------------------------------------------------

@@ -13,9 +13,10 @@ from flask_login import current_user, login_required
 from webapp.blueprints.accounts import ID, own_account, redirect_to
 from webapp.domain.money import EXACT
 from webapp.models import Account, Activity
-from webapp.services import assets, ledger
+from webapp.services import assets, ledger, undo
 from webapp.web.activity_forms import ACTIVITY_LABELS, ActivityFilterForm, ActivityForm, EditActivityForm
 from webapp.web.filters import quantity as format_quantity
+from webapp.web.undo import offer_undo
 
 bp = Blueprint("activities", __name__)
 PER_PAGE = 50
@@ -139,7 +140,7 @@ def delete(activity_id: int):
         return render_template("activities/confirm_delete.html", activity=row, what=describe(row))
     account_id, what = row.account_id, describe(row)
     try:
-        ledger.delete(current_user, row)
+        offer = undo.delete_activity(current_user, row, what)
     except ledger.Refused as exc:
         if request.headers.get("HX-Request"):  # htmx swaps no 409: the list page says why
             flash(exc.problems[0], "error")
@@ -148,7 +149,7 @@ def delete(activity_id: int):
             return resp
         return render_template("activities/confirm_delete.html", activity=own_activity(activity_id), what=what,
                                problem=exc.problems[0]), 409
-    flash(f"{what} deleted.", "info")
+    offer_undo(offer, f"{what} deleted.")
     return redirect_to(url_for(".index", account_id=account_id))
 
 

@@ -17,7 +17,9 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     from webapp.services.jobs import QUEUES, FolioWorker
 
     names = list(queues) or list(QUEUES)
-    w = FolioWorker(names, connection=cache.get_redis())
+    cfg = current_app.config
+    w = FolioWorker(names, connection=cache.get_redis(), job_monitoring_interval=cfg["JOB_HEARTBEAT_SECONDS"],
+                    maintenance_interval=cfg["WORKER_MAINTENANCE_SECONDS"])
     w.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
 
 

@@ -121,7 +121,7 @@ def users_reset_two_factor(email: str) -> None:
 @click.option("--email", default="demo@folio.local", show_default=True)
 @click.option("--password", default="demo-portfolio", show_default=True)
 def demo_seed(email: str, password: str) -> None:
-    """Seed a demo user with two accounts, only into an empty database."""
+    """Seed the demo user (a year of activities in two accounts, an alert rule), only into an empty database."""
     from webapp.services.demo import seed
 
     if not seed(email, password):

@@ -134,7 +134,8 @@ def parse(text: str, accounts: Mapping[str, KnownAccount]) -> Preview:
                 preview.errors.append(f"Line {line}: more than {MAX_ROWS:,} rows; split the file.")
                 break
             get = lambda col: values[index[col]].strip() if col in index and index[col] < len(values) else ""  # noqa: E731
-            problems = []
+            problems = [f"column {i + 1} has a value (“{v.strip()[:40]}”) in a column the header does not name"
+                        for i, v in enumerate(values) if (i >= len(names) or not names[i]) and v.strip()]
             name = " ".join(get("account").split()).lower()
             account = accounts.get(name)
             if account is None and name[:1] == "'" and name[1:2] in ("=", "+", "-", "@"):

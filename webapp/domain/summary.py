@@ -224,3 +224,9 @@ def _delta_base_only(doc: str, deltas) -> tuple[Encoded, str] | None:
     fingerprint = tail[tail.index(',"positions":"') + 14:-2]
     worthy = '"pending":0,' in tail and '"holdings":0,' not in tail
     return Encoded(text, total, account_values, worthy, fingerprint), ""
+
+
+def fully_priced(summary: str) -> bool:
+    """Whether an encoded summary has holdings, every one priced and in the base currency alone
+    (what an alert may judge: a half-priced total would be a false crossing)."""
+    return '"unconverted":{},"pending":0,"holdings":' in summary and '"holdings":0,' not in summary

@@ -6,6 +6,7 @@ page and any other caller share the same rules.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Mapping
 
@@ -17,6 +18,7 @@ from webapp.extensions import db
 from webapp.models import ALERT_KINDS, Account, AlertRule, Holding, Instrument, Notification, User
 from webapp.services import webhooks
 
+log = logging.getLogger(__name__)
 MAX_COOLDOWN = 60 * 24 * 30  # a month, in minutes
 MAX_RULES = 100  # per user
 
@@ -108,14 +110,29 @@ def create(user: User, form: Mapping[str, str]) -> tuple[AlertRule | None, dict[
     db.session.commit()
     if rule.webhook:
         webhooks.ensure_secret(user)  # made on first use, shown on the alerts page
+    _judge_now(user.id)
     return rule, {}
 
 
 def set_enabled(rule: AlertRule, enabled: bool) -> None:
     rule.enabled = enabled
     if enabled:
-        rule.armed = True  # judged afresh: a condition true now fires at the next evaluation
+        rule.armed = True  # judged afresh: a condition true now fires at once
     db.session.commit()
+    if enabled:
+        _judge_now(rule.user_id)
+
+
+def _judge_now(user_id: int) -> None:
+    """Judge the user's rules at once: a tick judges only rules on what moved, so a new rule whose
+    condition already holds would otherwise wait for its instrument to move. Never fails the page."""
+    from webapp.services import alerts
+
+    try:
+        alerts.evaluate([user_id])
+    except Exception:
+        log.exception("judging the alerts of user %s failed", user_id)
+        db.session.rollback()
 
 
 def delete(rule: AlertRule) -> None:

@@ -10,7 +10,8 @@ from webapp.domain import digest, staleness
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import jobs
-from webapp.services.alerts import EMAIL_JOB, email_confirmed
+from webapp.services.alerts import EMAIL_JOB
+from webapp.services.users import email_confirmed
 
 
 def set_hour(user: User, hour: int | None) -> None:

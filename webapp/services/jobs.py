@@ -5,7 +5,7 @@ import time
 
 from flask import current_app, has_app_context
 from rq import Queue, Retry, Worker
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from webapp import observability
 from webapp.extensions import db
@@ -62,11 +62,40 @@ def queue_stats() -> dict[str, tuple[int, int]]:
     return {name: (counts[2 * i], counts[2 * i + 1]) for i, name in enumerate(QUEUES)}
 
 
+# the RQ execution this process (a work horse) runs: "<queue>|<job id>:<execution id>"
+_execution: str | None = None
+
+
+def current_execution() -> str | None:
+    """The execution this work horse runs, None outside one (a CLI command, a test calling a job)."""
+    return _execution
+
+
+def execution_alive(owner: str) -> bool:
+    """Whether RQ still counts that execution as running: its entry in the queue's
+    StartedJobRegistry, whose score the worker's heartbeat keeps in the future. A worker
+    killed mid-job stops the heartbeat; once the score has passed, RQ's cleanup treats the
+    job as abandoned (and retries it), so a lock it held may be taken over."""
+    name, _, composite = owner.partition("|")
+    if not composite:
+        return True  # not an execution: nothing to judge it by, the lock's TTL decides
+    score = cache.get_redis().zscore(StartedJobRegistry(name, connection=cache.get_redis()).key, composite)
+    return score is not None and (score < 0 or score > time.time())
+
+
 class FolioWorker(Worker):
     """A forking worker whose work horse never reuses the parent's DB connections,
     and which records every job's duration and outcome."""
 
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ cleans its registries (and so retries the jobs of a killed worker) only between
+        # two dequeues; an idle worker would otherwise sleep in BLPOP for worker_ttl - 15 s (405 s)
+        return max(1, min(self.worker_ttl - 15, int(self.maintenance_interval)))
+
     def perform_job(self, job, queue, execution):  # runs in the forked child
+        global _execution
+        _execution = f"{queue.name}|{execution.composite_key}"
         db.engine.dispose(close=False)
         started = time.perf_counter()
         ok = super().perform_job(job, queue, execution)

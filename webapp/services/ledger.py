@@ -186,6 +186,11 @@ def _check(user: User, replaced: dict[int, domain.Activity | None], added: list[
         raise Refused(["That makes a quantity too large to keep exactly."]) from None
 
 
+def check(user: User) -> None:
+    """Refuse (Refused) unless the user's ledger as stored (flushed) holds together."""
+    _check(user, {}, [])
+
+
 def _within_limits(ledger: list[domain.Activity]) -> None:
     """Refuse a holding its row could not store: a quantity or a cost basis (by either cost
     method, which the user may switch to) of 10^15 or more."""
@@ -219,6 +224,24 @@ def add(user: User, account: Account, change: Change, *, source: str = "form") -
     db.session.flush()
     changed(user, [row.date], acquired=_acquired(row, instrument))
     return row
+
+
+def add_many(user: User, changes: list[tuple[Account, Change]], *, source: str = "form") -> list[Activity]:
+    """Record several activities checked together (each against the others and the rest of the
+    ledger), with one revaluation afterwards: a seeded or scripted ledger, not a form's one."""
+    _check(user, {}, [_as_domain(account, change, user.base_currency) for account, change in changes])
+    rows = []
+    for account, change in changes:
+        instrument = _instrument(change)
+        if instrument is not None:
+            _adopt(account.id, instrument.id)
+        row = Activity(fee=Decimal(0), source=source)
+        _fill(row, account, change, instrument, user.base_currency)
+        db.session.add(row)
+        rows.append(row)
+    db.session.flush()
+    changed(user, [r.date for r in rows])
+    return rows
 
 
 def edit(user: User, row: Activity, account: Account, change: Change) -> Activity:

@@ -3,19 +3,24 @@
 Each declared job gets an id derived from its definition. On start the scheduler
 cancels every Folio cron job whose id is not declared any more and adds the
 missing ones, so restarts (or two schedulers starting together) never leave
-duplicates. rq-scheduler's own lock keeps two running schedulers from
-enqueueing the same tick twice; `refresh_prices` holds a cycle lock as well.
+duplicates. rq-scheduler's lock keeps two running schedulers from enqueueing the
+same tick twice; FolioScheduler makes that lock an owned one (a scheduler whose
+lock expired under it cannot delete another's) and gives each tick's job RQ
+retries, so a job whose worker is killed is run again (`bench/cluster` measures
+both). `refresh_prices` holds a cycle lock as well.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass
 
 from flask import current_app
 from rq_scheduler import Scheduler
 
 from webapp.services import cache
+from webapp.services.jobs import retry_for
 
 log = logging.getLogger(__name__)
 ID_PREFIX = "folio-cron-"
@@ -48,8 +53,36 @@ def declared() -> list[Periodic]:
     ]
 
 
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class FolioScheduler(Scheduler):
+    """rq-scheduler with an owned lock and RQ retries for every tick of a Folio cron job."""
+
+    def acquire_lock(self):
+        # rq-scheduler stores a timestamp and deletes the key unconditionally: a scheduler
+        # paused past the lock's expiry would delete the lock another one holds by then
+        self._lock_token = uuid.uuid4().hex
+        self._lock_acquired = bool(self.connection.set(self.scheduler_lock_key, self._lock_token,
+                                                       ex=int(self._interval) + 10, nx=True))
+        return self._lock_acquired
+
+    def remove_lock(self):
+        if self._lock_acquired:
+            self.connection.eval(_RELEASE, 1, self.scheduler_lock_key, getattr(self, "_lock_token", ""))
+            self._lock_acquired = False
+
+    def enqueue_job(self, job):
+        # a cron entry is one RQ job enqueued again at every tick: a retry spent by one tick
+        # (abandoned by a killed worker, or a transient error) must not be missing at the next
+        if job.id.startswith(ID_PREFIX):
+            retry = retry_for(job.func_name)
+            job.retries_left, job.retry_intervals = retry.max, retry.intervals
+        return super().enqueue_job(job)
+
+
 def scheduler(interval: float = 5) -> Scheduler:
-    return Scheduler(connection=cache.get_redis(), interval=interval)
+    return FolioScheduler(connection=cache.get_redis(), interval=interval)
 
 
 def reconcile(sched: Scheduler) -> list[str]:

@@ -98,3 +98,19 @@
     input.removeAttribute("aria-activedescendant");
   });
 })();
+
+// The Undo offer of a delete (_undo.html): it goes away when its window is over (its end is
+// data-undo-until, epoch milliseconds, set by the server), on the page it was drawn on and on
+// any page htmx swaps it into. Without JavaScript the server stops drawing it after the window.
+(function () {
+  function arm(root) {
+    (root || document).querySelectorAll("[data-undo-until]").forEach(function (el) {
+      if (el.dataset.undoArmed) return;
+      el.dataset.undoArmed = "1";
+      const left = Number(el.dataset.undoUntil) - Date.now();
+      setTimeout(function () { el.remove(); }, Math.max(0, left));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { arm(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { arm(event.target); });
+})();

@@ -40,6 +40,8 @@ Keys (under the configurable prefix):
                                       figures from that day on are recomputed by the next call
   mail:caught                   list  JSON per message the local catch-all SMTP server of `make run` received
                                       (from, to, subject, text, html, received_at), newest first, the last 50
+  undo:{user_id}:{nonce}        JSON  the rows a delete took (account, holdings, activities), for its Undo
+                                      (UNDO_SECONDS plus a few seconds; webapp/services/undo.py)
   cache:*                       Flask-Caching entries (CACHE_KEY_PREFIX)
   limit*                        Flask-Limiter's counters (RATELIMIT_KEY_PREFIX)
 RQ's own keys (rq:*) are not prefixed: each deployment, and each test run, uses a Redis DB of its own.
@@ -129,6 +131,11 @@ from webapp.services.cache.performance import (  # noqa: F401
     invalidate_performance,
     read_performance,
     write_performance,
+)
+from webapp.services.cache.undo import (  # noqa: F401
+    drop_undo,
+    store_undo,
+    take_undo,
 )
 from webapp.services.cache.suggestions import (  # noqa: F401
     read_suggestions,

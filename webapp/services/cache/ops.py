@@ -6,6 +6,7 @@ process through Redis and never block (pybreaker and `limits` are per process or
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from datetime import datetime
@@ -14,6 +15,8 @@ from typing import Iterable, Mapping
 
 from pricing_providers.base import ProviderError, RateLimit, RateLimited
 from webapp.services.cache.core import get_redis, key, new_version
+
+log = logging.getLogger(__name__)
 
 
 # ---- cycles ----------------------------------------------------------------------------
@@ -45,10 +48,26 @@ def last_cycle() -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in get_redis().hgetall(key("cycle", "last")).items()}
 
 
-def acquire_lock(name: str, ttl: int) -> str | None:
-    token = uuid.uuid4().hex
-    if get_redis().set(key("lock", name), token, nx=True, ex=ttl):
+_TAKE_OVER = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+              "return redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) else return false end")
+
+
+def acquire_lock(name: str, ttl: int, owner: str | None = None, owner_alive=None) -> str | None:
+    """A lock for `ttl` seconds; its token, or None when another holder has it. With `owner`
+    (e.g. the RQ execution) and `owner_alive(owner) -> bool`, a lock whose holder is known
+    dead (a worker killed mid-job) is taken over at once instead of blocking until its TTL."""
+    token = f"{owner}#{uuid.uuid4().hex}" if owner else uuid.uuid4().hex
+    r = get_redis()
+    if r.set(key("lock", name), token, nx=True, ex=ttl):
         return token
+    if owner_alive is None:
+        return None
+    held = r.get(key("lock", name))
+    holder = held.decode().rpartition("#")[0] if held else ""
+    if held is not None and holder and not owner_alive(holder):
+        if r.eval(_TAKE_OVER, 1, key("lock", name), held, token, ttl):
+            log.warning("lock %s: its holder %s is dead; taken over", name, holder)
+            return token
     return None
 
 

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.domain.money import EXACT
-from webapp.domain.summary import delta_summary
+from webapp.domain.summary import delta_summary, fully_priced
 from webapp.extensions import db
 from webapp.models import Instrument
 from webapp.services import cache
@@ -66,7 +66,7 @@ def ids_of(symbols: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def revalue_all(*, snapshot: bool = True) -> tuple[set[int], dict]:
+def revalue_all(*, snapshot: bool = True, totals: dict | None = None) -> tuple[set[int], dict]:
     """The full revaluation: every user with one snapshot of the prices, which becomes the
     baseline of the delta ticks. Without the lock (a tick running for longer than
     LOCK_WAIT) every user is still valued, only not tagged for deltas."""
@@ -74,12 +74,12 @@ def revalue_all(*, snapshot: bool = True) -> tuple[set[int], dict]:
 
     token = acquire()
     if token is None:
-        return recompute_many(None, snapshot=snapshot)
+        return recompute_many(None, snapshot=snapshot, totals=totals)
     try:
         valuation.begin_full()
         prices = Prices.current()
         epoch = cache.new_version()
-        changed, timings = recompute_many(None, snapshot=snapshot, prices=prices, epoch=epoch)
+        changed, timings = recompute_many(None, snapshot=snapshot, totals=totals, prices=prices, epoch=epoch)
         names = prices.symbols or {}
         valuation.finish_full(epoch, {names[i]: p for i, p in prices.by_id.items() if i in names})
         return changed, timings
@@ -87,9 +87,10 @@ def revalue_all(*, snapshot: bool = True) -> tuple[set[int], dict]:
         cache.release_lock(LOCK, token)
 
 
-def apply_tick() -> Tick | list[int] | None:
-    """Apply the dirty prices as deltas. Without a baseline: None, or the instrument ids a dead
-    tick left half applied (their holders must be valued in full)."""
+def apply_tick(totals: dict | None = None) -> Tick | list[int] | None:
+    """Apply the dirty prices as deltas (`totals`, when given, receives each user's (base
+    currency, total, fully priced) for the alerts). Without a baseline: None, or the instrument
+    ids a dead tick left half applied (their holders must be valued in full)."""
     token = acquire()
     if token is None:
         return None
@@ -98,7 +99,7 @@ def apply_tick() -> Tick | list[int] | None:
         if start.epoch is None:
             return sorted(ids_of(start.moved).values()) or None
         try:
-            return _apply(start.epoch, start.moved)
+            return _apply(start.epoch, start.moved, totals)
         except BaseException:
             valuation.drop_baseline()
             raise
@@ -106,7 +107,7 @@ def apply_tick() -> Tick | list[int] | None:
         cache.release_lock(LOCK, token)
 
 
-def _apply(epoch: str, moved: dict[str, valuation.Moved]) -> Tick:
+def _apply(epoch: str, moved: dict[str, valuation.Moved], totals: dict | None) -> Tick:
     from webapp.services.portfolio.recompute import Prices, recompute_many
 
     timings: dict[str, float] = defaultdict(float)
@@ -156,7 +157,10 @@ def _apply(epoch: str, moved: dict[str, valuation.Moved]) -> Tick:
                 e, new_sums = moved_by
                 entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None, epoch, epoch,
                                                     new_sums)
-                rows[uid] = f"{e.fingerprint[:e.fingerprint.index('|')]}|{e.total}|{e.account_values}"
+                base = e.fingerprint[:e.fingerprint.index('|')]
+                rows[uid] = f"{base}|{e.total}|{e.account_values}"
+                if totals is not None:
+                    totals[uid] = (base, e.total, fully_priced(e.summary))
             timings["deltas"] += time.perf_counter() - t
             if pending is not None:
                 _collect(pending, statuses, timings)
@@ -171,11 +175,13 @@ def _apply(epoch: str, moved: dict[str, valuation.Moved]) -> Tick:
         everything.update(new_valued)
         by_symbol = ids_of(everything)
         prices = Prices({by_symbol[s]: p for s, p in everything.items() if s in by_symbol})
-        more, spent = recompute_many(sorted(full), prices=prices, epoch=epoch)
+        more, spent = recompute_many(sorted(full), totals=totals, prices=prices, epoch=epoch)
         changed |= more
         timings["full"] = time.perf_counter() - t
         timings["full_users"] = len(full)
     if stale:
+        for uid in stale if totals is not None else ():
+            totals.pop(uid, None)
         changed |= recompute_users(stale)
     valuation.finish_tick(new_valued)
     return Tick(affected, sorted(ids.values()), changed, {k: round(v, 3) for k, v in timings.items()})

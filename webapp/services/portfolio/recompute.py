@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.domain.money import EXACT
-from webapp.domain.summary import encode_currency_sums, encode_sums
+from webapp.domain.summary import encode_currency_sums, encode_sums, fully_priced
 from webapp.extensions import db
 from webapp.models import Instrument
 from webapp.services import cache
@@ -199,11 +199,14 @@ def _load_prices_sql(raw, prices: Prices) -> None:
         cur.execute("ANALYZE folio_prices")
 
 
-def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, prices: Prices | None = None,
+def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True,
+                   totals: dict[int, tuple[str, str, bool]] | None = None, prices: Prices | None = None,
                    epoch: str | None = None, retag: bool = True, set_based: bool = True) -> tuple[set[int], dict]:
     """The refresh cycle's recompute (None: every user): summaries from exact per-account
-    sums, stored chunk by chunk. `prices`: these rather than the current ones; `epoch`: the
-    valuation epoch the summaries are in sync with (delta.py), None for none.
+    sums, stored chunk by chunk. `totals`, when given, receives each user's (base currency, total,
+    fully priced) for the alerts; a user whose positions had to be rebuilt apart is left out.
+    `prices`: these rather than the current ones; `epoch`: the valuation epoch the summaries
+    are in sync with (delta.py), None for none.
 
     A writer thread stores each chunk in Redis (and, on PostgreSQL, its snapshots) while
     the next one is read and encoded, so the database, Redis and Python overlap.
@@ -244,7 +247,7 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, pri
         if pg and set_based:  # summaries in SQL (setbased.py); other currencies by the general path below
             _load_prices_sql(raw, prices)
             more, gone, others, users, pg_fields, check = setbased.recompute(
-                raw, user_ids, epoch=epoch, snapshot=snapshot, timings=timings)
+                raw, user_ids, epoch=epoch, snapshot=snapshot, timings=timings, totals=totals)
             changed |= more
             stale.extend(gone)
             raw.commit()  # the merged snapshots (and the temporary tables go)
@@ -281,6 +284,8 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, pri
                 sums = encode_currency_sums(base, accounts) if epoch and e.general else ""
                 entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None, epoch, None, sums)
                 rows[uid] = f"{base}|{e.total}|{e.account_values}"
+                if totals is not None:
+                    totals[uid] = (base, e.total, fully_priced(e.summary))
                 if len(entries) >= CHUNK:
                     timings["read_and_value"] += time.perf_counter() - t
                     flush()
@@ -303,11 +308,14 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, pri
         cache.clear_pending_snapshots(deferred_fields)
         timings["snapshots"] += time.perf_counter() - t
     if others:  # holding other currencies than their base: exchange rates in Python
-        more, spent = recompute_many(others, snapshot=snapshot, prices=prices, epoch=epoch, set_based=False)
+        more, spent = recompute_many(others, snapshot=snapshot, totals=totals, prices=prices, epoch=epoch,
+                                     set_based=False)
         changed |= more
         users += spent.pop("users")
         timings["other_currencies"] = len(others)
     if stale:  # positions missing (a flushed Redis, users never valued) or behind an edit
+        for uid in stale if totals is not None else ():
+            totals.pop(uid, None)
         t = time.perf_counter()
         changed |= recompute_users(stale, snapshot=snapshot)
         if epoch and retag:  # rebuilt from the current quotes: value them again with `prices`, tagged
@@ -318,15 +326,18 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True, pri
     return changed, {k: round(v, 3) for k, v in timings.items()}
 
 
-def evaluate_alerts(user_ids: Sequence[int] | None) -> None:
-    """The users' alert rules, judged on what was just computed; a failure is logged, never raised."""
+def evaluate_alerts(user_ids: Sequence[int] | None, instrument_ids: Sequence[int] | None = None,
+                    totals: dict | None = None) -> dict:
+    """The users' alert rules, judged on what was just computed (counts: webapp/services/alerts.py);
+    a failure is logged, never raised."""
     try:
         from webapp.services import alerts
 
-        alerts.evaluate(user_ids)
+        return alerts.evaluate(user_ids, instrument_ids=instrument_ids, totals=totals)
     except Exception:
         log.exception("alert evaluation failed")
         db.session.rollback()
+        return {}
 
 
 def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None, *,
@@ -344,13 +355,14 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
     except cache.RedisError:
         log.warning("Redis unavailable; pending snapshots left for later")
     tick = None
+    totals: dict | None = {} if alerts else None
     if user_ids is None and instrument_ids is not None:
         instrument_ids = sorted(set(instrument_ids))
         # every instrument, or most: everybody is a holder, and listing them costs a full scan
         known = db.session.scalar(sa.select(sa.func.count()).select_from(Instrument)) or 0
         if 2 * len(instrument_ids) < known:
             try:
-                tick = delta.apply_tick()
+                tick = delta.apply_tick(totals)
             except cache.RedisError:
                 log.warning("Redis unavailable; holders valued in full")
             if isinstance(tick, list):  # instruments a dead tick left half applied
@@ -363,12 +375,16 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
     if tick is not None:
         changed, timings = tick.changed, {"users": len(user_ids), "delta": True, **tick.timings}
     elif user_ids is None:
-        changed, timings = delta.revalue_all()
+        changed, timings = delta.revalue_all(totals=totals)
     else:
-        changed, timings = recompute_many(sorted(user_ids))
+        changed, timings = recompute_many(sorted(user_ids), totals=totals)
     if alerts:
-        evaluate_alerts(user_ids)
+        t = time.perf_counter()
+        counts = evaluate_alerts(user_ids, instrument_ids, totals)
+        timings["alerts"] = time.perf_counter() - t
+        timings.update({f"alerts_{k}": v for k, v in counts.items()})
     stats = {"users": timings.pop("users"), "changed": len(changed),
-             "seconds": round(time.perf_counter() - started, 3), "select_seconds": round(select_seconds, 3), **timings}
+             "seconds": round(time.perf_counter() - started, 3), "select_seconds": round(select_seconds, 3),
+             **{k: round(v, 3) for k, v in timings.items()}}
     log.info("recomputed %d portfolios, %d changed", stats["users"], len(changed), extra={"fields": stats})
     return stats

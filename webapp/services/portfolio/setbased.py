@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 
 from flask import current_app
 
+from webapp.domain.summary import fully_priced
 from webapp.services import cache
 
 BATCH_USERS = 20000  # users per batch: Redis stores one batch while the next is summed
@@ -146,7 +147,7 @@ def group_due(due: defaultdict, statuses: dict[int, int], as_of: datetime, check
 
 
 def recompute(raw, user_ids: Sequence[int] | None, *, epoch: str | None, snapshot: bool,
-              timings: defaultdict) -> tuple[set[int], list[int], list[int], int, list]:
+              timings: defaultdict, totals: dict | None = None) -> tuple[set[int], list[int], list[int], int, list]:
     """Summaries of these users (None: everybody) on `raw`, whose transaction has the
     `folio_prices` table; Redis in a writer thread while the next batch is summed; the due
     snapshots merged last (the caller commits, then clears `fields`). Returns (changed,
@@ -187,7 +188,10 @@ def recompute(raw, user_ids: Sequence[int] | None, *, epoch: str | None, snapsho
                 if summary is None:
                     others.append(uid)
                 else:
-                    entries[uid] = entry(summary, epoch)
+                    e = entries[uid] = entry(summary, epoch)
+                    if totals is not None:  # for the alerts: (base currency, total, fully priced)
+                        base = e.fingerprint[:e.fingerprint.index("|")]
+                        totals[uid] = (base, summary[10:summary.index('"', 10)], fully_priced(summary))
             users += len(entries)
             timings["read_and_value"] += time.perf_counter() - t
             if pending is not None:

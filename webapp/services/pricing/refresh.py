@@ -309,7 +309,8 @@ def refresh_prices(symbols: list[str] | None = None, *, sync: bool = False) -> d
     the holders of changed ones; the cycle's coverage is recorded and watched."""
     from webapp.services import monitoring
 
-    token = cache.acquire_lock("cycle", CYCLE_LOCK_TTL)
+    # held by this RQ execution: a retry of a cycle whose worker was killed takes it over
+    token = cache.acquire_lock("cycle", CYCLE_LOCK_TTL, jobs.current_execution(), jobs.execution_alive)
     if token is None:
         log.info("refresh_prices: another cycle is running; skipped")
         return {"skipped": "another cycle is running"}
