@@ -109,7 +109,6 @@ def test_a_tick_touches_only_the_holders_and_reads_only_moved_holdings(app, redi
     with app.app_context():
         from webapp.services.portfolio.recompute import recompute_portfolios
 
-        recompute_portfolios(alerts=False)  # the first one healed Redis from the database: those quotes are dirty
         holders = set(db.session.scalars(sa.select(Account.owner_id).join(Holding, Holding.account_id == Account.id)
                                          .where(Holding.instrument_id == iid)))
         before = summaries(redis_client, uids)

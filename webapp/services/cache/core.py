@@ -55,7 +55,9 @@ def _chunks(seq: Sequence, size: int = SCRIPT_CHUNK):
 
 
 # ---- quotes ----------------------------------------------------------------------------
-def write_quotes(quotes: Mapping[str, PriceInfo], fetched_at: datetime) -> None:
+def write_quotes(quotes: Mapping[str, PriceInfo], fetched_at: datetime, *, dirty: bool = True) -> None:
+    """Cache quotes; `dirty=False`: prices the caller values everybody with (a full revaluation
+    healing Redis from the database), not to be applied again as a delta."""
     r = get_redis()
     when = fetched_at.isoformat()
     items = list(quotes.items())
@@ -64,7 +66,7 @@ def write_quotes(quotes: Mapping[str, PriceInfo], fetched_at: datetime) -> None:
         for _, q in part:
             prev = "" if q.previous_close is None else format(q.previous_close, "f")
             args += (format(q.price, "f"), q.currency, q.as_of.isoformat(), q.source, when, prev)
-        _script(r, "write_quotes")(keys=[key("quote", s) for s, _ in part], args=args)
+        _script(r, "write_quotes")(keys=[key("quote", s) for s, _ in part], args=args + ([] if dirty else ["0"]))
 
 
 def read_quotes(symbols: Iterable[str]) -> dict[str, PriceInfo]:

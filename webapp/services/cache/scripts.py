@@ -6,8 +6,9 @@ for i, k in ipairs(KEYS) do
   redis.call('HSET', k, 'price', ARGV[a + 1], 'currency', ARGV[a + 2], 'as_of', ARGV[a + 3],
              'source', ARGV[a + 4], 'fetched_at', ARGV[a + 5], 'prev', ARGV[a + 6])
 end
--- every written price is dirty until a recompute has valued its holders with it
-if #KEYS > 0 then
+-- every written price is dirty until a recompute has valued its holders with it (a trailing
+-- '0': a full revaluation's own prices, healed from the database, are not)
+if #KEYS > 0 and ARGV[#KEYS * 6 + 1] ~= '0' then
   local dirty = string.gsub(KEYS[1], 'quote:[^:]*$', 'valuation:dirty')
   for _, k in ipairs(KEYS) do redis.call('SADD', dirty, string.match(k, 'quote:([^:]*)$')) end
 end

@@ -70,7 +70,9 @@ class Prices(NamedTuple):
         if missing:
             from_db = latest_quotes_from_db(missing)
             if from_db:
-                cache.write_quotes(from_db, datetime.now(timezone.utc))
+                # the prices this recompute values with: when it is the full revaluation they
+                # become the valued ones, and they equal what a tick would read (delta.py)
+                cache.write_quotes(from_db, datetime.now(timezone.utc), dirty=False)
             by_id.update({symbols[s]: (q.price, q.currency) for s, q in from_db.items()})
         return cls(by_id, names)
 
