@@ -314,6 +314,9 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True,
                                      set_based=False)
         changed |= more
         users += spent.pop("users")
+        for k in ("positions", "positions_rebuilt"):  # what the general path had to rebuild
+            if k in spent:
+                timings[k] += spent[k]
         timings["other_currencies"] = len(others)
     if stale:  # positions missing (a flushed Redis, users never valued) or behind an edit
         for uid in stale if totals is not None else ():
