@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--profile", action="store_true", help="also profile the full recompute (cProfile)")
     ap.add_argument("--skip-polling", action="store_true", help="only the cycle benchmarks")
+    ap.add_argument("--explain", action="store_true",
+                    help="PostgreSQL: write EXPLAIN (ANALYZE, BUFFERS) of the recompute's statements to "
+                         "bench/explain-recompute.txt")
     args = ap.parse_args(argv)
     return run(args)
 
@@ -192,6 +195,10 @@ def _run(args, configured, kind, out_dir: Path, report: Report, stack: Stack, st
 
         if args.profile:
             _profile_recompute(app, out_dir)
+        if args.explain:
+            from .explain import explain
+
+            explain(app, ROOT / "bench" / "explain-recompute.txt")
 
     # ---- 2. polling, 3. dashboard ----------------------------------------------------------
     stack.stop("worker")
@@ -276,6 +283,8 @@ def _stack_env(app_url: str, redis_url: str, replay_url: str) -> dict[str, str]:
         # the replay server is local: batches of 500 tickers, and a limit that a benchmark's
         # cycles stay under (Tiingo's own declared limit, 50 calls an hour, is left alone)
         "PROVIDER_TIINGO_BATCH_SIZE": "500", "PROVIDER_TIINGO_RATE_LIMIT": "1000/60",
+        # the replay market moves when told to, whatever the hour: no instrument is skipped as closed
+        "PRICE_SKIP_CLOSED_MARKETS": "0",
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"), "WEB_CONCURRENCY": "2",
     })
     return env

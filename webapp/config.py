@@ -133,6 +133,8 @@ def from_environment() -> dict[str, object]:
         "FOLIO_DEMO": demo,
         "PRICE_PROVIDERS": os.environ.get("PRICE_PROVIDERS") or ("simulated" if demo else "yahoo,stooq,amfi,mfapi,coingecko"),
         "PRICE_REFRESH_CRON": os.environ.get("PRICE_REFRESH_CRON") or "*/10 * * * *",
+        # the full revaluation that re-bases the delta ticks (webapp/services/portfolio/delta.py)
+        "FULL_REVALUATION_CRON": os.environ.get("FULL_REVALUATION_CRON") or "35 * * * *",
         "FX_PROVIDERS": os.environ.get("FX_PROVIDERS") or "ecb,frankfurter",
         "FX_REFRESH_CRON": os.environ.get("FX_REFRESH_CRON") or "20 * * * *",
         # a currency without a rate asks for rates at once, at most this often

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Mapping, NamedTuple
 
@@ -95,6 +96,7 @@ class Encoded(NamedTuple):
     account_values: str
     snapshot_worthy: bool
     fingerprint: str
+    general: bool = False  # an account holds another currency than the base (or more than one)
 
 
 def encode_sums(
@@ -133,10 +135,12 @@ def encode_sums(
 
 
 def _encode_general(base_currency, accounts, fx) -> Encoded:
-    summary = summarize(base_currency, {a: AccountSums(v, n, p) for a, (v, n, p, _) in accounts.items()}, fx)
+    # currencies in a fixed order, so that a delta tick's summary (delta_summary) is the same text
+    summary = summarize(base_currency, {a: AccountSums(dict(sorted(v.items())), n, p)
+                                        for a, (v, n, p, _) in accounts.items()}, fx)
     fingerprint = positions_fingerprint({a: (n, q) for a, (_, n, _, q) in accounts.items()}, base_currency)
     doc, total, account_values = summary.encode(fingerprint)
-    return Encoded(doc, total, account_values, summary.snapshot_worthy, fingerprint)
+    return Encoded(doc, total, account_values, summary.snapshot_worthy, fingerprint, True)
 
 
 def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]], base_currency: str) -> str:
@@ -147,6 +151,79 @@ def positions_fingerprint(accounts: Mapping[int, tuple[int, Decimal]], base_curr
     a cached list of positions that missed an edit is found out and rebuilt.
     """
     return f"{base_currency}|" + ";".join(f"{a}:{n}:{canonical(q)}" for a, (n, q) in sorted(accounts.items()))
+
+
+# ---- delta ticks: a summary moved by Σ quantity × Δprice, without reading every holding ------
+def encode_currency_sums(base_currency: str, accounts: Mapping[int, tuple]) -> str:
+    """Each account's exact sums by currency ("id:CCY=amount,…;…"), kept beside the summary
+    of a user holding another currency than the base: its account totals are converted, so a
+    delta has to be applied before the conversion. '' for a user holding the base currency only."""
+    if all(not values or (len(values) == 1 and base_currency in values) for values, *_ in accounts.values()):
+        return ""
+    return ";".join(f"{a}:" + ",".join(f"{c}={canonical(v)}" for c, v in sorted(accounts[a][0].items()))
+                    for a in sorted(accounts))
+
+
+def _decode_currency_sums(text: str) -> dict[int, dict[str, Decimal]]:
+    out = {}
+    for part in text.split(";"):
+        aid, _, values = part.partition(":")
+        out[int(aid)] = {c: Decimal(v) for c, _, v in (x.partition("=") for x in values.split(",") if x)}
+    return out
+
+
+def delta_summary(doc: str, sums: str, deltas: Mapping[int, Mapping[str, Decimal]],
+                  fx: Mapping[tuple[str, str], Decimal] | None = None) -> tuple[Encoded, str] | None:
+    """A cached summary (`doc`: its JSON text) moved by `deltas` (account id -> currency ->
+    Σ quantity × (new price − valued price)): the summary a full recompute would write with
+    the new prices, and the new currency sums. None when the deltas do not fit the summary
+    (an account or a currency it does not know): the caller recomputes the user in full."""
+    add = EXACT.add
+    if not sums:  # the base currency only: the account totals are the sums
+        return _delta_base_only(doc, deltas)
+    doc = json.loads(doc)
+    base = doc["currency"]
+    fingerprint, pending, holdings = doc["positions"], doc["pending"], doc["holdings"]
+    accounts = _decode_currency_sums(sums)
+    for aid, by_ccy in deltas.items():
+        values = accounts.get(aid)
+        if values is None or any(c not in values for c in by_ccy):
+            return None
+        for c, d in by_ccy.items():
+            values[c] = add(values[c], d)
+    summary = summarize(base, {a: AccountSums(v) for a, v in accounts.items()}, fx)._replace(
+        pending=pending, holdings=holdings)
+    text, total, account_values = summary.encode(fingerprint)
+    new_sums = encode_currency_sums(base, {a: (v,) for a, v in accounts.items()})
+    return Encoded(text, total, account_values, summary.snapshot_worthy, fingerprint), new_sums
+
+
+def _delta_base_only(doc: str, deltas) -> tuple[Encoded, str] | None:
+    """The common case, on the canonical text itself (`Summary.encode` / `encode_sums`): only
+    the totals of the accounts that moved, and the grand total, are parsed and written again."""
+    head, sep, rest = doc.partition('","currency":"')
+    base = rest[: rest.index('"')]
+    start = rest.index('"accounts":{') + 12
+    end = rest.index("}", start)
+    tail = rest[end + 1:]  # ,"unconverted":{},"pending":…,"holdings":…,"positions":"…"}
+    if not sep or not head.startswith('{"total":"') or not tail.startswith(',"unconverted":{}'):
+        return None
+    totals = dict(pair.split('":"') for pair in rest[start + 1:end - 1].split('","')) if end > start else {}
+    add = EXACT.add
+    grand = Decimal(head[10:])
+    for aid, by_ccy in deltas.items():
+        old = totals.get(str(aid))
+        if old is None or len(by_ccy) != 1 or base not in by_ccy:
+            return None
+        d = by_ccy[base]
+        totals[str(aid)] = canonical(add(Decimal(old), d))
+        grand = add(grand, d)
+    total = canonical(grand)
+    account_values = "{" + ",".join(f'"{a}":"{v}"' for a, v in totals.items()) + "}"
+    text = f'{{"total":"{total}","currency":"{base}","accounts":{account_values}{tail}'
+    fingerprint = tail[tail.index(',"positions":"') + 14:-2]
+    worthy = '"pending":0,' in tail and '"holdings":0,' not in tail
+    return Encoded(text, total, account_values, worthy, fingerprint), ""
 
 
 def fully_priced(summary: str) -> bool:

@@ -44,6 +44,7 @@ def declared() -> list[Periodic]:
     cfg = current_app.config
     return [
         Periodic("refresh_prices", "workers.prices.refresh_prices", cfg["PRICE_REFRESH_CRON"]),
+        Periodic("revalue_portfolios", "workers.portfolios.revalue_portfolios", cfg["FULL_REVALUATION_CRON"]),
         Periodic("evaluate_alerts", "workers.alerts.evaluate_alerts", cfg["ALERT_CRON"], timeout=120),
         Periodic("stale_price_alerts", "workers.alerts.evaluate_stale_alerts", cfg["USER_ALERTS_STALE_CRON"],
                  timeout=300),

@@ -9,6 +9,8 @@ Keys (under the configurable prefix):
   portfolio:{user_id}:html      text  token, newline, HTML: the summary fragment rendered for that token
   session:{user_id}             text  the user's current session token (the poll's login check)
   snapshots:pending             hash  snapshot rows decided but not yet known to be in the database
+  valuation:*                         the delta ticks' state: epoch, valued, dirty, draining, busy, users,
+                                      sums (cache/valuation.py says what each holds)
   cycle                         text  id of the last finished refresh cycle
   cycle:last                    hash  stats of the last refresh cycle
   cycle:coverage                list  JSON per cycle, newest first, the last 10: held, still fresh, due,

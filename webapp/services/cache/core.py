@@ -55,7 +55,9 @@ def _chunks(seq: Sequence, size: int = SCRIPT_CHUNK):
 
 
 # ---- quotes ----------------------------------------------------------------------------
-def write_quotes(quotes: Mapping[str, PriceInfo], fetched_at: datetime) -> None:
+def write_quotes(quotes: Mapping[str, PriceInfo], fetched_at: datetime, *, dirty: bool = True) -> None:
+    """Cache quotes; `dirty=False`: prices the caller values everybody with (a full revaluation
+    healing Redis from the database), not to be applied again as a delta."""
     r = get_redis()
     when = fetched_at.isoformat()
     items = list(quotes.items())
@@ -64,7 +66,7 @@ def write_quotes(quotes: Mapping[str, PriceInfo], fetched_at: datetime) -> None:
         for _, q in part:
             prev = "" if q.previous_close is None else format(q.previous_close, "f")
             args += (format(q.price, "f"), q.currency, q.as_of.isoformat(), q.source, when, prev)
-        _script(r, "write_quotes")(keys=[key("quote", s) for s, _ in part], args=args)
+        _script(r, "write_quotes")(keys=[key("quote", s) for s, _ in part], args=args + ([] if dirty else ["0"]))
 
 
 def read_quotes(symbols: Iterable[str]) -> dict[str, PriceInfo]:
@@ -207,11 +209,17 @@ class PortfolioWrite(NamedTuple):
     snapshot_worthy: bool  # fully priced: a snapshot is due if the total moved
     fingerprint: str  # positions_fingerprint(...) of the holdings the summary was computed from
     positions: str | None  # encode_positions(...), or None to leave the cached positions alone
+    # the valuation epoch the summary is in sync with (webapp/services/portfolio/delta.py);
+    # None: computed from other prices than the valued ones (a page, an edit)
+    epoch: str | None = None
+    expect: str | None = None  # write only if the user's epoch is still this one
+    sums: str = ""  # per account and currency (domain.summary.encode_currency_sums): '' = base only
 
 
-# write_portfolios statuses (low two bits), plus POSITIONS_STALE
+# write_portfolios statuses (low two bits), plus POSITIONS_STALE; CONFLICT alone: not written
 UNCHANGED, CHANGED, SNAPSHOT, SNAPSHOT_IF_NEW = 0, 1, 2, 3
 POSITIONS_STALE = 4
+CONFLICT = 8
 
 
 def write_portfolios(entries: Mapping[int, PortfolioWrite], snapshot_as_of: str) -> tuple[dict[int, int], list[str]]:
@@ -244,6 +252,7 @@ def write_portfolios(entries: Mapping[int, PortfolioWrite], snapshot_as_of: str)
     for n, part in enumerate(_chunks(list(entries.items()), SCRIPT_CHUNK)):
         payload = "\x1e".join(
             f"{uid}\x1f{e.summary}\x1f{'1' if e.snapshot_worthy else '0'}\x1f{e.fingerprint}\x1f{e.positions or ''}"
+            f"\x1f{e.epoch or ''}\x1f{e.expect or ''}\x1f{e.sums}"
             for uid, e in part
         )
         field = f"{snapshot_as_of}|{version}|{n}"

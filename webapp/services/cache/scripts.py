@@ -6,6 +6,12 @@ for i, k in ipairs(KEYS) do
   redis.call('HSET', k, 'price', ARGV[a + 1], 'currency', ARGV[a + 2], 'as_of', ARGV[a + 3],
              'source', ARGV[a + 4], 'fetched_at', ARGV[a + 5], 'prev', ARGV[a + 6])
 end
+-- every written price is dirty until a recompute has valued its holders with it (a trailing
+-- '0': a full revaluation's own prices, healed from the database, are not)
+if #KEYS > 0 and ARGV[#KEYS * 6 + 1] ~= '0' then
+  local dirty = string.gsub(KEYS[1], 'quote:[^:]*$', 'valuation:dirty')
+  for _, k in ipairs(KEYS) do redis.call('SADD', dirty, string.match(k, 'quote:([^:]*)$')) end
+end
 return #KEYS
 """,
     "read_quotes": """
@@ -49,15 +55,23 @@ end
 return table.concat(out, '\\n')
 """,
     # ARGV: prefix, version, pending field, records. A record: id, summary, worthy, fingerprint,
-    # positions ('' = keep), split by \x1f; records by \x1e. Returns one status digit per
-    # record; the summaries whose snapshot is due go under the pending field.
+    # positions ('' = keep), valuation epoch ('' = none: not in sync with the valued prices),
+    # expected epoch ('' = write anyway), currency sums ('' = none), split by \x1f; records by
+    # \x1e. Returns one status digit per record (8: skipped, the epoch was not the expected
+    # one); the summaries whose snapshot is due go under the pending field.
     "write_portfolios": """
 local prefix, version, field, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out, due = {}, {}
-for uid, summary, worthy, fp, positions in
-    string.gmatch(data, '([^\\31\\30]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\30]*)') do
+local epochs, sums_key = prefix .. 'valuation:users', prefix .. 'valuation:sums'
+for uid, summary, worthy, fp, positions, epoch, expect, sums in
+    string.gmatch(data, '([^\\31\\30]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\30]*)') do
+ if expect ~= '' and redis.call('HGET', epochs, uid) ~= expect then
+  out[#out + 1] = '8'
+ else
   local base = prefix .. 'portfolio:' .. uid
   local status = 0
+  if epoch == '' then redis.call('HDEL', epochs, uid) else redis.call('HSET', epochs, uid, epoch) end
+  if sums == '' then redis.call('HDEL', sums_key, uid) else redis.call('HSET', sums_key, uid, sums) end
   local old = redis.call('GET', base)
   if old ~= summary then
     redis.call('SET', base, summary)
@@ -85,6 +99,7 @@ for uid, summary, worthy, fp, positions in
   end
   if status % 4 ~= 0 then redis.call('SET', base .. ':v', version) end
   out[#out + 1] = tostring(status)
+ end
 end
 if #due > 0 then redis.call('HSET', prefix .. 'snapshots:pending', field, table.concat(due, '\\30')) end
 return table.concat(out)

@@ -29,10 +29,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.domain.money import EXACT
-from webapp.domain.summary import encode_sums, fully_priced
+from webapp.domain.summary import encode_currency_sums, encode_sums, fully_priced
 from webapp.extensions import db
 from webapp.models import Instrument
 from webapp.services import cache
+from webapp.services.portfolio import setbased
 from webapp.services.portfolio.read_model import all_owners, holders_of, recompute_users
 from webapp.services.portfolio.snapshots import (
     flush_pending_snapshots,
@@ -52,23 +53,28 @@ class Prices(NamedTuple):
     """The current price of every priced instrument, by instrument id."""
 
     by_id: dict[int, tuple[Decimal, str]]  # instrument id -> (price, currency)
+    symbols: dict[int, str] | None = None  # instrument id -> symbol, when read by `current`
 
     @classmethod
     def current(cls) -> "Prices":
         """Redis first (one script call), the database for what Redis lacks (and heal Redis)."""
         symbols = dict(db.session.execute(sa.select(Instrument.symbol, Instrument.id)).all())
+        names = {i: s for s, i in symbols.items()}
         try:
             cached = cache.read_prices(list(symbols))
         except cache.RedisError:
-            return cls({symbols[s]: (q.price, q.currency) for s, q in latest_quotes_from_db(symbols.values()).items()})
+            return cls({symbols[s]: (q.price, q.currency) for s, q in latest_quotes_from_db(symbols.values()).items()},
+                       names)
         by_id = {symbols[s]: p for s, p in cached.items()}
         missing = [iid for s, iid in symbols.items() if s not in cached]
         if missing:
             from_db = latest_quotes_from_db(missing)
             if from_db:
-                cache.write_quotes(from_db, datetime.now(timezone.utc))
+                # the prices this recompute values with: when it is the full revaluation they
+                # become the valued ones, and they equal what a tick would read (delta.py)
+                cache.write_quotes(from_db, datetime.now(timezone.utc), dirty=False)
             by_id.update({symbols[s]: (q.price, q.currency) for s, q in from_db.items()})
-        return cls(by_id)
+        return cls(by_id, names)
 
 
 # One chunk of users -> [(user id, base currency, {account id: (values by currency, holdings,
@@ -196,17 +202,20 @@ def _load_prices_sql(raw, prices: Prices) -> None:
 
 
 def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True,
-                   totals: dict[int, tuple[str, str, bool]] | None = None) -> tuple[set[int], dict]:
+                   totals: dict[int, tuple[str, str, bool]] | None = None, prices: Prices | None = None,
+                   epoch: str | None = None, retag: bool = True, set_based: bool = True) -> tuple[set[int], dict]:
     """The refresh cycle's recompute (None: every user): summaries from exact per-account
     sums, stored chunk by chunk. `totals`, when given, receives each user's (base currency, total,
     fully priced) for the alerts; a user whose positions had to be rebuilt apart is left out.
+    `prices`: these rather than the current ones; `epoch`: the valuation epoch the summaries
+    are in sync with (delta.py), None for none.
 
     A writer thread stores each chunk in Redis (and, on PostgreSQL, its snapshots) while
     the next one is read and encoded, so the database, Redis and Python overlap.
     """
     timings: dict[str, float] = defaultdict(float)
     t0 = time.perf_counter()
-    prices = Prices.current()
+    prices = prices or Prices.current()
     from webapp.services.pricing.fx import current_rates
 
     fx = current_rates()  # every pair, read once: a chunk's users may have any base currency
@@ -236,7 +245,18 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True,
     with db.engine.connect() as conn, ThreadPoolExecutor(1, thread_name_prefix="recompute") as pool:
         raw = conn.connection.driver_connection
         pg = conn.dialect.name == "postgresql"
-        if pg:
+        others: list[int] = []
+        if pg and set_based:  # summaries in SQL (setbased.py); other currencies by the general path below
+            _load_prices_sql(raw, prices)
+            more, gone, others, users, pg_fields, check = setbased.recompute(
+                raw, user_ids, epoch=epoch, snapshot=snapshot, timings=timings, totals=totals)
+            changed |= more
+            stale.extend(gone)
+            raw.commit()  # the merged snapshots (and the temporary tables go)
+            deferred_fields.extend(pg_fields)
+            deferred.extend((uid, as_of, setbased.snapshot_row(summary), True) for uid, as_of, summary in check)
+            stream = iter(())
+        elif pg:
             _load_prices_sql(raw, prices)
             stream = _stream_sql(user_ids, raw)
         else:
@@ -263,7 +283,8 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True,
                 e = encode_sums(base, accounts, fx)
                 if not unconverted and '"unconverted":{}' not in e.summary:  # a currency with no rate
                     unconverted = True
-                entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None)
+                sums = encode_currency_sums(base, accounts) if epoch and e.general else ""
+                entries[uid] = cache.PortfolioWrite(e.summary, e.snapshot_worthy, e.fingerprint, None, epoch, None, sums)
                 rows[uid] = f"{base}|{e.total}|{e.account_values}"
                 if totals is not None:
                     totals[uid] = (base, e.total, fully_priced(e.summary))
@@ -284,15 +305,26 @@ def recompute_many(user_ids: Sequence[int] | None, *, snapshot: bool = True,
         request_if_unconverted(True)
     if deferred_fields:
         t = time.perf_counter()
-        if snapshot:
+        if snapshot and deferred:
             insert_snapshots(deferred, fresh=True)
         cache.clear_pending_snapshots(deferred_fields)
         timings["snapshots"] += time.perf_counter() - t
+    if others:  # holding other currencies than their base: exchange rates in Python
+        more, spent = recompute_many(others, snapshot=snapshot, totals=totals, prices=prices, epoch=epoch,
+                                     set_based=False)
+        changed |= more
+        users += spent.pop("users")
+        for k in ("positions", "positions_rebuilt"):  # what the general path had to rebuild
+            if k in spent:
+                timings[k] += spent[k]
+        timings["other_currencies"] = len(others)
     if stale:  # positions missing (a flushed Redis, users never valued) or behind an edit
         for uid in stale if totals is not None else ():
             totals.pop(uid, None)
         t = time.perf_counter()
         changed |= recompute_users(stale, snapshot=snapshot)
+        if epoch and retag:  # rebuilt from the current quotes: value them again with `prices`, tagged
+            changed |= recompute_many(sorted(stale), snapshot=snapshot, prices=prices, epoch=epoch, retag=False)[0]
         timings["positions"] = time.perf_counter() - t
         timings["positions_rebuilt"] = len(stale)
     timings["users"] = users
@@ -316,21 +348,41 @@ def evaluate_alerts(user_ids: Sequence[int] | None, instrument_ids: Sequence[int
 def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list[int] | None = None, *,
                          alerts: bool = True) -> dict:
     """Recompute only the users who hold the given instruments (or the given / all users), then
-    judge their alert rules (`alerts=False`: not; bench/alerts.py times the two apart)."""
+    judge their alert rules (`alerts=False`: not; bench/alerts.py times the two apart).
+
+    Moved instruments are applied as deltas to the summaries of their holders (delta.py) when
+    a full revaluation has left a baseline; otherwise their holders are valued in full."""
+    from webapp.services.portfolio import delta
+
     started = time.perf_counter()
     try:
         flush_pending_snapshots()
     except cache.RedisError:
         log.warning("Redis unavailable; pending snapshots left for later")
+    tick = None
+    totals: dict | None = {} if alerts else None
     if user_ids is None and instrument_ids is not None:
         instrument_ids = sorted(set(instrument_ids))
         # every instrument, or most: everybody is a holder, and listing them costs a full scan
         known = db.session.scalar(sa.select(sa.func.count()).select_from(Instrument)) or 0
         if 2 * len(instrument_ids) < known:
-            user_ids = holders_of(instrument_ids)
+            try:
+                tick = delta.apply_tick(totals)
+            except cache.RedisError:
+                log.warning("Redis unavailable; holders valued in full")
+            if isinstance(tick, list):  # instruments a dead tick left half applied
+                instrument_ids, tick = sorted(set(instrument_ids) | set(tick)), None
+            if tick is None:
+                user_ids = holders_of(instrument_ids)
+            else:
+                user_ids, instrument_ids = tick.users, sorted(set(instrument_ids) | set(tick.instrument_ids))
     select_seconds = time.perf_counter() - started
-    totals: dict | None = {} if alerts else None
-    changed, timings = recompute_many(sorted(user_ids) if user_ids is not None else None, totals=totals)
+    if tick is not None:
+        changed, timings = tick.changed, {"users": len(user_ids), "delta": True, **tick.timings}
+    elif user_ids is None:
+        changed, timings = delta.revalue_all(totals=totals)
+    else:
+        changed, timings = recompute_many(sorted(user_ids), totals=totals)
     if alerts:
         t = time.perf_counter()
         counts = evaluate_alerts(user_ids, instrument_ids, totals)

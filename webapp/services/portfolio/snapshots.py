@@ -44,7 +44,7 @@ def store_in(app, entries: dict[int, cache.PortfolioWrite], rows: dict[int, str]
 
 # ---- storing: Redis first, the snapshot rows pending there until they are in the database -----
 def store(entries: dict[int, cache.PortfolioWrite], rows: dict[int, str], *, snapshot: bool,
-           timings=None) -> dict[int, int]:
+           timings=None, fresh: bool = False) -> dict[int, int]:
     """Write to Redis; insert the snapshots that are due (rows: "currency|total|account values")."""
     now = datetime.now(timezone.utc)
     t = time.perf_counter()
@@ -56,7 +56,7 @@ def store(entries: dict[int, cache.PortfolioWrite], rows: dict[int, str], *, sna
     if snapshot:
         t = time.perf_counter()
         insert_snapshots([(uid, now, rows[uid], st & 3 == cache.SNAPSHOT_IF_NEW)
-                           for uid, st in statuses.items() if st & 2])
+                           for uid, st in statuses.items() if st & 2], fresh=fresh)
         if timings is not None:
             timings["snapshots"] += time.perf_counter() - t
     cache.clear_pending_snapshots(fields)
