@@ -138,6 +138,10 @@ def from_environment() -> dict[str, object]:
         # a currency without a rate asks for rates at once, at most this often
         "FX_ON_DEMAND_DEDUPE_SECONDS": _int("FX_ON_DEMAND_DEDUPE_SECONDS", 300),
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
+        # after a recompute, the worker renders the summary of the users active this recently
+        # (0: never), at most this many bytes of fragments per recompute (0: never)
+        "PRERENDER_ACTIVE_MINUTES": _int("PRERENDER_ACTIVE_MINUTES", 15),
+        "PRERENDER_MAX_BYTES": _int("PRERENDER_MAX_BYTES", 128 * 1024 * 1024),
         # instant refreshes (new holdings) are collected this long and fetched as one batch
         "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),
         "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),

@@ -8,6 +8,8 @@ Keys (under the configurable prefix):
   portfolio:{user_id}:v         text  version, changes only when the valuation changes
   portfolio:{user_id}:html      text  token, newline, HTML: the summary fragment rendered for that token
   session:{user_id}             text  the user's current session token (the poll's login check)
+  active                        zset  user id -> last time a session of theirs was seen (epoch s, written at
+                                      most once a minute per user and process): who gets pre-rendered fragments
   snapshots:pending             hash  snapshot rows decided but not yet known to be in the database
   cycle                         text  id of the last finished refresh cycle
   cycle:last                    hash  stats of the last refresh cycle
@@ -115,6 +117,17 @@ from webapp.services.cache.ops import (  # noqa: F401
     set_alert,
     unknown_among,
     write_fx,
+)
+from webapp.services.cache.activity import (  # noqa: F401
+    TOUCH_EVERY,
+    active_among,
+    active_key,
+    evict_inactive,
+    mark_active,
+    store_fragment_if_current,
+    touch,
+    touch_due,
+    touched,
 )
 from webapp.services.cache.mailbox import (  # noqa: F401
     MAILBOX_KEPT,

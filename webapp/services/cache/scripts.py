@@ -89,4 +89,14 @@ end
 if #due > 0 then redis.call('HSET', prefix .. 'snapshots:pending', field, table.concat(due, '\\30')) end
 return table.concat(out)
 """,
+    # KEYS: version, cycle, fragment; ARGV: token, fragment, ttl. The fragment is stored only if the
+    # token it was rendered for is still the user's current one: a render that lost a race with a
+    # newer version never replaces the newer fragment (and would never be served anyway).
+    "store_fragment_if_current": """
+local v = redis.call('GET', KEYS[1]) or '0'
+local c = redis.call('GET', KEYS[2]) or '0'
+if v .. '.' .. c ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2], 'EX', tonumber(ARGV[3]))
+return 1
+""",
 }

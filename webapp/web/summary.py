@@ -1,0 +1,110 @@
+"""The dashboard's summary fragment: one render function for the view and for the worker that
+pre-renders it after a recompute, so both produce the same bytes for the same version."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable
+
+import sqlalchemy as sa
+from flask import current_app, g, render_template
+
+from webapp.domain.staleness import judge
+from webapp.services import cache
+from webapp.services.portfolio.read_model import portfolio_for
+from webapp.services.pricing import quotes
+from webapp.web.fastpoll import PATH
+
+log = logging.getLogger(__name__)
+TEMPLATE = "portfolio/_summary.html"
+
+
+def summary_context(valuation, token: str, live_ok: bool) -> dict:
+    return {
+        "valuation": valuation,
+        "token": token,
+        "live_ok": live_ok,
+        "poll_seconds": current_app.config["POLL_SECONDS"],
+        "stale": judge(valuation),
+        "unknown": quotes.unknown_symbols(
+            {h.symbol for a in valuation.accounts for h in a.holdings if h.price is None}),
+        "simulated": "simulated" in current_app.config["PRICE_PROVIDERS"],
+    }
+
+
+def render_summary(user_id: int) -> tuple[str, str, bool]:
+    """(the fragment, the version token it shows, whether live updates work) for a user, in the
+    current request context (its user and, later, its locale are the ones rendered for)."""
+    valuation, token, live_ok = portfolio_for(user_id)
+    return render_template(TEMPLATE, **summary_context(valuation, token, live_ok)), token, live_ok
+
+
+# ---- pre-rendering, after a recompute (in the worker) -------------------------------------------
+def prerender_fragments(user_ids: Iterable[int]) -> dict:
+    """Render the summary of each of these users whose session was active in the last
+    PRERENDER_ACTIVE_MINUTES into Redis with its token, most recently active first, until
+    PRERENDER_MAX_BYTES of fragments are written; users inactive longer are forgotten and
+    their fragments dropped. The next poll is then a Redis read in the fast path.
+
+    A fragment is stored only if its token is still current when it is written, so a render
+    that races with a newer version is dropped. Never raises: a failure only means the
+    poll renders on the request path, as without pre-rendering."""
+    cfg = current_app.config
+    started = time.perf_counter()
+    stats = {"prerender_active": 0, "prerendered": 0, "prerender_bytes": 0, "prerender_skipped": 0}
+    window = float(cfg.get("PRERENDER_ACTIVE_MINUTES", 15)) * 60
+    budget = int(cfg.get("PRERENDER_MAX_BYTES", 0))
+    ids = list(user_ids)
+    if window <= 0 or budget <= 0 or not ids:
+        return stats
+    try:
+        since = time.time() - window
+        stats["prerender_evicted"] = cache.evict_inactive(since)
+        active = cache.active_among(ids, since)
+        order = sorted(active, key=lambda u: -active[u])
+        stats["prerender_active"] = len(order)
+        users = _users(order)
+        for n, uid in enumerate(order):
+            user = users.get(uid)
+            if user is None:
+                continue
+            html, token, live_ok = _render_as(user)
+            if not live_ok:
+                break  # Redis went away: the polls render, as without pre-rendering
+            size = len(html.encode())
+            if stats["prerender_bytes"] + size > budget:
+                stats["prerender_skipped"] = len(order) - n
+                break
+            if cache.store_fragment_if_current(uid, token, html):
+                stats["prerendered"] += 1
+                stats["prerender_bytes"] += size
+    except cache.RedisError:
+        log.warning("Redis unavailable; fragments not pre-rendered")
+    except Exception:  # the recompute it follows has succeeded: never fail it
+        log.exception("pre-rendering fragments failed")
+    stats["prerender_seconds"] = round(time.perf_counter() - started, 3)
+    return stats
+
+
+def _users(user_ids: list[int]) -> dict:
+    """The users to render for, enabled ones only, one query per 2,000."""
+    from webapp.extensions import db
+    from webapp.models import User
+
+    out = {}
+    for start in range(0, len(user_ids), 2000):
+        part = user_ids[start : start + 2000]
+        for user in db.session.scalars(sa.select(User).where(User.id.in_(part), User.is_disabled.is_(False))):
+            out[user.id] = user
+    return out
+
+
+def _render_as(user) -> tuple[str, str, bool]:
+    """The view's render, in a request context of the application's own address, as this user."""
+    app = current_app._get_current_object()
+    with app.test_request_context(PATH):  # links as the poll's own request has them (APPLICATION_ROOT)
+        g._login_user = user  # current_user, as Flask-Login would set it for their own poll
+        try:
+            return render_summary(user.id)
+        finally:  # `g` belongs to the job's app context, which the request context shares
+            g.pop("_login_user", None)
