@@ -277,6 +277,9 @@ def _stack_env(app_url: str, redis_url: str, replay_url: str) -> dict[str, str]:
         # cycles stay under (Tiingo's own declared limit, 50 calls an hour, is left alone)
         "PROVIDER_TIINGO_BATCH_SIZE": "500", "PROVIDER_TIINGO_RATE_LIMIT": "1000/60",
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"), "WEB_CONCURRENCY": "2",
+        # every cycle asks for every instrument, whatever the hour: outside market hours a cycle
+        # would otherwise skip them all ("still fresh") and the tick would change nothing
+        "PRICE_SKIP_CLOSED_MARKETS": "0",
         # the pre-rendering test renders up to 30,000 users' fragments of 10 holdings (~7 KB each)
         "PRERENDER_MAX_BYTES": os.environ.get("PRERENDER_MAX_BYTES") or str(512 * 2**20),
     })

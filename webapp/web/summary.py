@@ -17,6 +17,7 @@ from webapp.web.fastpoll import PATH
 
 log = logging.getLogger(__name__)
 TEMPLATE = "portfolio/_summary.html"
+BATCH = 200  # users per round trip of reads, and of writes, when pre-rendering
 
 
 def summary_context(valuation, token: str, live_ok: bool) -> dict:
@@ -32,10 +33,11 @@ def summary_context(valuation, token: str, live_ok: bool) -> dict:
     }
 
 
-def render_summary(user_id: int) -> tuple[str, str, bool]:
+def render_summary(user_id: int, live: tuple | None = None) -> tuple[str, str, bool]:
     """(the fragment, the version token it shows, whether live updates work) for a user, in the
-    current request context (its user and, later, its locale are the ones rendered for)."""
-    valuation, token, live_ok = portfolio_for(user_id)
+    current request context (its user and, later, its locale are the ones rendered for).
+    `live`: the user's cached positions, quotes and token, when read already (in bulk)."""
+    valuation, token, live_ok = portfolio_for(user_id, live)
     return render_template(TEMPLATE, **summary_context(valuation, token, live_ok)), token, live_ok
 
 
@@ -64,20 +66,26 @@ def prerender_fragments(user_ids: Iterable[int]) -> dict:
         order = sorted(active, key=lambda u: -active[u])
         stats["prerender_active"] = len(order)
         users = _users(order)
-        for n, uid in enumerate(order):
-            user = users.get(uid)
-            if user is None:
-                continue
-            html, token, live_ok = _render_as(user)
-            if not live_ok:
-                break  # Redis went away: the polls render, as without pre-rendering
-            size = len(html.encode())
-            if stats["prerender_bytes"] + size > budget:
-                stats["prerender_skipped"] = len(order) - n
+        spent = 0
+        for start in range(0, len(order), BATCH):
+            part = [uid for uid in order[start : start + BATCH] if uid in users]
+            live = cache.read_live_many(part)  # one round trip for the batch's positions and quotes
+            done: list[tuple[int, str, str]] = []
+            for n, uid in enumerate(part):
+                html, token, live_ok = _render_as(users[uid], live[uid])
+                if not live_ok:
+                    raise cache.RedisError("the cache went away while pre-rendering")
+                spent += len(html.encode())
+                if spent > budget:
+                    stats["prerender_skipped"] = len(order) - start - n
+                    break
+                done.append((uid, token, html))
+            for (uid, _, html), stored in zip(done, cache.store_fragments_if_current(done)):
+                if stored:  # else a newer version arrived meanwhile: its poll renders it
+                    stats["prerendered"] += 1
+                    stats["prerender_bytes"] += len(html.encode())
+            if stats["prerender_skipped"]:
                 break
-            if cache.store_fragment_if_current(uid, token, html):
-                stats["prerendered"] += 1
-                stats["prerender_bytes"] += size
     except cache.RedisError:
         log.warning("Redis unavailable; fragments not pre-rendered")
     except Exception:  # the recompute it follows has succeeded: never fail it
@@ -99,12 +107,13 @@ def _users(user_ids: list[int]) -> dict:
     return out
 
 
-def _render_as(user) -> tuple[str, str, bool]:
-    """The view's render, in a request context of the application's own address, as this user."""
+def _render_as(user, live: tuple) -> tuple[str, str, bool]:
+    """The view's render, in a request context of the application's own address, as this user.
+    A context of its own per user: whatever a request caches (a locale) is never another's."""
     app = current_app._get_current_object()
     with app.test_request_context(PATH):  # links as the poll's own request has them (APPLICATION_ROOT)
         g._login_user = user  # current_user, as Flask-Login would set it for their own poll
         try:
-            return render_summary(user.id)
+            return render_summary(user.id, live)
         finally:  # `g` belongs to the job's app context, which the request context shares
             g.pop("_login_user", None)

@@ -57,10 +57,19 @@ def mark_active(user_ids: Iterable[int], when: float | None = None) -> None:
 
 
 def active_among(user_ids: Sequence[int], since: float) -> dict[int, float]:
-    """user id -> last activity, of those given that were active at or after `since`."""
+    """user id -> last activity, of those given that were active at or after `since`.
+
+    Whichever is smaller is read: the active users (then intersected here), or the scores of
+    the given users; a tick's recompute lists ~10% of all users, of whom few may be looking."""
     out: dict[int, float] = {}
     r = get_redis()
     ids = list(user_ids)
+    if r.zcount(key("active"), since, "+inf") <= len(ids):
+        wanted = set(ids)
+        for member, score in r.zrangebyscore(key("active"), since, "+inf", withscores=True):
+            if int(member) in wanted:
+                out[int(member)] = score
+        return out
     for start in range(0, len(ids), 5000):
         part = ids[start : start + 5000]
         for uid, score in zip(part, r.zmscore(key("active"), [str(u) for u in part])):
@@ -84,6 +93,16 @@ def evict_inactive(before: float) -> int:
 
 def store_fragment_if_current(user_id: int, token: str, html: str, ttl: int = FRAGMENT_TTL) -> bool:
     """Store a fragment rendered for `token` only if that token is still current (atomic)."""
+    return store_fragments_if_current([(user_id, token, html)], ttl)[0]
+
+
+def store_fragments_if_current(fragments: Sequence[tuple[int, str, str]], ttl: int = FRAGMENT_TTL) -> list[bool]:
+    """(user id, token, html) each stored only if its token is still current: one round trip,
+    each check-and-set atomic on its own."""
     r = get_redis()
-    keys = [key("portfolio", user_id, "v"), key("cycle"), key("portfolio", user_id, "html")]
-    return bool(_script(r, "store_fragment_if_current")(keys=keys, args=[token, html, ttl]))
+    script = _script(r, "store_fragment_if_current")
+    pipe = r.pipeline(transaction=False)
+    for uid, token, html in fragments:
+        script(keys=[key("portfolio", uid, "v"), key("cycle"), key("portfolio", uid, "html")],
+               args=[token, html, ttl], client=pipe)
+    return [bool(x) for x in pipe.execute()]
