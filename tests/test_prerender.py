@@ -163,14 +163,36 @@ def test_the_memory_cap_keeps_the_most_recently_active(app, redis_client):
     for u in ids.values():
         redis_client.delete(f"{PREFIX}portfolio:{u}:html")
     app.config["PRERENDER_MAX_BYTES"] = sizes["bob@example.com"] + sizes["alice@example.com"] - 1
-    with app.app_context():
-        from webapp.services.portfolio.recompute import recompute_portfolios
-
-        set_price(app, "AAPL", "102")
-        stats = recompute_portfolios(user_ids=list(ids.values()))  # nothing moved: nothing rendered
-    assert stats["prerendered"] == 0
+    set_price(app, "AAPL", "102")  # the same sizes: room for Bob's alone, the more recent
     assert fragment_in_redis(redis_client, ids["bob@example.com"]) is not None
     assert fragment_in_redis(redis_client, ids["alice@example.com"]) is None
+
+
+def test_a_new_cycle_prerenders_the_active_users_whose_values_did_not_move(app, redis_client, renders):
+    """The cycle's id is part of every token (ages and stale marks follow it): after a cycle every
+    active user's poll would render, not only the holders of what moved."""
+    clients = {}
+    for email, symbol in (("alice@example.com", "AAPL"), ("bob@example.com", "MSFT")):
+        make_user(app, email)
+        c = clients[email] = app.test_client()
+        login(c, email)
+        add_account(c, ((symbol, "10"),))
+    set_price(app, "AAPL", "100")
+    set_price(app, "MSFT", "200")
+    shown = {e: version_of(c.get("/").get_data(as_text=True)) for e, c in clients.items()}
+    with app.app_context():
+        cache.finish_cycle({"symbols": 1})  # a cycle in which only AAPL moved
+    set_price(app, "AAPL", "101")  # its recompute: Alice's version moves, Bob's does not
+    bob = user_id(app, "bob@example.com")
+    stored = fragment_in_redis(redis_client, bob)
+    assert stored is not None and stored[0] != shown["bob@example.com"]
+    renders.clear()
+    resp = clients["bob@example.com"].get(f"/portfolio/summary?v={shown['bob@example.com']}", headers=HX)
+    assert resp.status_code == 200 and resp.get_data(as_text=True) == stored[1] and renders == []
+    assert "2,000.00 USD" in stored[1]
+    html = clients["alice@example.com"].get(f"/portfolio/summary?v={shown['alice@example.com']}",
+                                           headers=HX).get_data(as_text=True)
+    assert "1,010.00 USD" in html and renders == []
 
 
 def test_a_poll_marks_its_user_active_at_most_once_a_minute(app, client, redis_client):

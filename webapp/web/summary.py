@@ -42,29 +42,33 @@ def render_summary(user_id: int, live: tuple | None = None) -> tuple[str, str, b
 
 
 # ---- pre-rendering, after a recompute (in the worker) -------------------------------------------
-def prerender_fragments(user_ids: Iterable[int]) -> dict:
-    """Render the summary of each of these users whose session was active in the last
-    PRERENDER_ACTIVE_MINUTES into Redis with its token, most recently active first, until
-    PRERENDER_MAX_BYTES of fragments are written; users inactive longer are forgotten and
-    their fragments dropped. The next poll is then a Redis read in the fast path.
+def prerender_fragments(changed: Iterable[int]) -> dict:
+    """After a recompute: render into Redis, with its token, the summary of every user whose
+    session was active in the last PRERENDER_ACTIVE_MINUTES and whose cached fragment is not the
+    one of their current token -- those whose version the recompute moved (`changed`), and, after
+    a refresh cycle, everybody else too, since the cycle's id is part of every token (the ages
+    and stale marks follow the cycle). Most recently active first, until PRERENDER_MAX_BYTES
+    of fragments are rendered; users inactive longer are forgotten and their fragments dropped.
+    Their next poll is then a Redis read in the fast path.
 
     A fragment is stored only if its token is still current when it is written, so a render
     that races with a newer version is dropped. Never raises: a failure only means the
     poll renders on the request path, as without pre-rendering."""
+    del changed  # among the outdated anyway: every active user's fragment is checked
     cfg = current_app.config
     started = time.perf_counter()
     stats = {"prerender_active": 0, "prerendered": 0, "prerender_bytes": 0, "prerender_skipped": 0}
     window = float(cfg.get("PRERENDER_ACTIVE_MINUTES", 15)) * 60
     budget = int(cfg.get("PRERENDER_MAX_BYTES", 0))
-    ids = list(user_ids)
-    if window <= 0 or budget <= 0 or not ids:
+    if window <= 0 or budget <= 0:
         return stats
     try:
         since = time.time() - window
         stats["prerender_evicted"] = cache.evict_inactive(since)
-        active = cache.active_among(ids, since)
-        order = sorted(active, key=lambda u: -active[u])
-        stats["prerender_active"] = len(order)
+        active = cache.active_since(since)
+        stats["prerender_active"] = len(active)
+        order = sorted(cache.outdated_fragments(list(active)), key=lambda u: -active[u])
+        stats["prerender_outdated"] = len(order)
         users = _users(order)
         spent = 0
         for start in range(0, len(order), BATCH):

@@ -121,10 +121,11 @@ from webapp.services.cache.ops import (  # noqa: F401
 )
 from webapp.services.cache.activity import (  # noqa: F401
     TOUCH_EVERY,
-    active_among,
+    active_since,
     active_key,
     evict_inactive,
     mark_active,
+    outdated_fragments,
     store_fragment_if_current,
     store_fragments_if_current,
     touch,

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from flask import current_app
 
-from webapp.services.cache.core import FRAGMENT_TTL, _script, get_redis, key
+from webapp.services.cache.core import FRAGMENT_TTL, SCRIPT_CHUNK, _script, get_redis, key
 
 TOUCH_EVERY = 60.0  # seconds: a user's activity is written at most this often per process
 TOUCHED_MAX = 200_000  # users remembered per process; forgotten all at once when full
@@ -56,25 +56,19 @@ def mark_active(user_ids: Iterable[int], when: float | None = None) -> None:
         r.zadd(key("active"), {u: when for u in ids[start : start + 5000]})
 
 
-def active_among(user_ids: Sequence[int], since: float) -> dict[int, float]:
-    """user id -> last activity, of those given that were active at or after `since`.
+def active_since(since: float) -> dict[int, float]:
+    """user id -> last activity, of the users active at or after `since`."""
+    return {int(m): score for m, score in get_redis().zrangebyscore(key("active"), since, "+inf", withscores=True)}
 
-    Whichever is smaller is read: the active users (then intersected here), or the scores of
-    the given users; a tick's recompute lists ~10% of all users, of whom few may be looking."""
-    out: dict[int, float] = {}
+
+def outdated_fragments(user_ids: Sequence[int]) -> list[int]:
+    """Those of the users whose cached fragment is not the one of their current token."""
     r = get_redis()
+    prefix = current_app.config["REDIS_PREFIX"]
+    out: list[int] = []
     ids = list(user_ids)
-    if r.zcount(key("active"), since, "+inf") <= len(ids):
-        wanted = set(ids)
-        for member, score in r.zrangebyscore(key("active"), since, "+inf", withscores=True):
-            if int(member) in wanted:
-                out[int(member)] = score
-        return out
-    for start in range(0, len(ids), 5000):
-        part = ids[start : start + 5000]
-        for uid, score in zip(part, r.zmscore(key("active"), [str(u) for u in part])):
-            if score is not None and score >= since:
-                out[uid] = score
+    for start in range(0, len(ids), SCRIPT_CHUNK):
+        out += [int(u) for u in _script(r, "outdated_fragments")(keys=[], args=[prefix, *ids[start : start + SCRIPT_CHUNK]])]
     return out
 
 

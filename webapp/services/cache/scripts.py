@@ -99,4 +99,17 @@ if v .. '.' .. c ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2], 'EX', tonumber(ARGV[3]))
 return 1
 """,
+    # ARGV: the key prefix, then user ids. Returns the ids whose cached fragment is not the one
+    # of their current token (none, or an older version or cycle): who needs a render.
+    "outdated_fragments": """
+local prefix = ARGV[1]
+local cycle = redis.call('GET', prefix .. 'cycle') or '0'
+local out = {}
+for i = 2, #ARGV do
+  local p = prefix .. 'portfolio:' .. ARGV[i]
+  local want = (redis.call('GET', p .. ':v') or '0') .. '.' .. cycle .. '\\n'
+  if redis.call('GETRANGE', p .. ':html', 0, #want - 1) ~= want then out[#out + 1] = ARGV[i] end
+end
+return out
+""",
 }
