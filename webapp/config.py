@@ -139,9 +139,11 @@ def from_environment() -> dict[str, object]:
         "FX_ON_DEMAND_DEDUPE_SECONDS": _int("FX_ON_DEMAND_DEDUPE_SECONDS", 300),
         "POLL_SECONDS": _int("POLL_SECONDS", 10),
         # after a recompute, the worker renders the summary of the users active this recently
-        # (0: never), at most this many bytes of fragments per recompute (0: never)
+        # (0: never), at most this many bytes of fragments per recompute (0: never), for at most
+        # this many seconds (the recompute job's timeout is 600)
         "PRERENDER_ACTIVE_MINUTES": _int("PRERENDER_ACTIVE_MINUTES", 15),
         "PRERENDER_MAX_BYTES": _int("PRERENDER_MAX_BYTES", 128 * 1024 * 1024),
+        "PRERENDER_MAX_SECONDS": _int("PRERENDER_MAX_SECONDS", 120),
         # instant refreshes (new holdings) are collected this long and fetched as one batch
         "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),
         "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),

@@ -48,7 +48,8 @@ def prerender_fragments(changed: Iterable[int]) -> dict:
     one of their current token -- those whose version the recompute moved (`changed`), and, after
     a refresh cycle, everybody else too, since the cycle's id is part of every token (the ages
     and stale marks follow the cycle). Most recently active first, until PRERENDER_MAX_BYTES
-    of fragments are rendered; users inactive longer are forgotten and their fragments dropped.
+    of fragments are rendered or PRERENDER_MAX_SECONDS have passed (the recompute job has a
+    timeout); users inactive longer are forgotten and their fragments dropped.
     Their next poll is then a Redis read in the fast path.
 
     A fragment is stored only if its token is still current when it is written, so a render
@@ -60,6 +61,7 @@ def prerender_fragments(changed: Iterable[int]) -> dict:
     stats = {"prerender_active": 0, "prerendered": 0, "prerender_bytes": 0, "prerender_skipped": 0}
     window = float(cfg.get("PRERENDER_ACTIVE_MINUTES", 15)) * 60
     budget = int(cfg.get("PRERENDER_MAX_BYTES", 0))
+    limit = float(cfg.get("PRERENDER_MAX_SECONDS", 120))
     if window <= 0 or budget <= 0:
         return stats
     try:
@@ -88,6 +90,8 @@ def prerender_fragments(changed: Iterable[int]) -> dict:
                 if stored:  # else a newer version arrived meanwhile: its poll renders it
                     stats["prerendered"] += 1
                     stats["prerender_bytes"] += len(html.encode())
+            if not stats["prerender_skipped"] and time.perf_counter() - started > limit and start + BATCH < len(order):
+                stats["prerender_skipped"] = len(order) - start - BATCH  # the job must end well within its timeout
             if stats["prerender_skipped"]:
                 break
     except cache.RedisError:
