@@ -18,7 +18,7 @@ def test_the_benchmark_runs_end_to_end_and_checks_the_cycle(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "bench", "--users", "300", "--symbols", "60", "--holdings-per-user", "10",
          "--seconds", "1", "--connections", "4", "--tool", "python", "--results", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout
