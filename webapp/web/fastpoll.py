@@ -118,7 +118,10 @@ class PollFastPath:
         uid, token = user
         keys = cache.poll_keys(self.prefix, uid)
         now = time.time()
-        if cache.touch_due(self.touched, uid, now):  # once a minute per user: who is looking (pre-rendering), same round trip
+        # once a minute per user and process: who is looking (pre-rendering), in the same round trip,
+        # so before the session check: a signed cookie Redis no longer vouches for may mark its
+        # user active for a while, which costs renders of that user's own fragment, and serves nothing
+        if cache.touch_due(self.touched, uid, now):
             (v, cycle, known), _ = self.commands(("MGET", keys.version, keys.cycle, keys.session),
                                                  ("ZADD", self.active, now, uid))
         else:

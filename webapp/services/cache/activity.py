@@ -4,7 +4,7 @@ Keys (under the prefix):
   active                  zset  user id -> when a session of theirs was last seen (epoch seconds),
                                 written at most once a minute per user and process
   portfolio:{user_id}:html      the summary fragment (see core.py), also written by a worker
-                                right after a recompute for the active users whose version moved
+                                right after a recompute for the active users whose fragment is outdated
 """
 from __future__ import annotations
 
