@@ -472,6 +472,14 @@ def _prerendered_first_polls(args, app, stack: Stack, folio: str, replay_url: st
     res = tick["recompute"].result
     with app.app_context():
         ready = _fragments_current(ids)
+        # the session tokens the poll checks live 5 minutes in Redis and every full request states
+        # them again (the users' own polls do, once per 5 minutes); a long tick on a loaded machine
+        # outlives them, and each poll would then go through Flask and the database
+        from webapp.extensions import db
+        from webapp.models import User
+
+        tokens = dict(db.session.execute(sa.select(User.id, User.session_token).where(User.id.in_(ids))).all())
+        cache.set_session_tokens(tokens)
     report.line(f"tick with pre-rendering: {res['users']:,} holders recomputed; {res.get('prerender_active', 0):,} "
                 f"users active, {res.get('prerendered', 0):,} fragments pre-rendered "
                 f"({res.get('prerender_bytes', 0) / 2**20:.1f} MB) in {res.get('prerender_seconds', 0):.2f} s "
