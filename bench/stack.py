@@ -81,7 +81,7 @@ class Stack:
         self.start(name, [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", str(workers),
                           "--bind", f"127.0.0.1:{port}", app])
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/", 30, lambda: self.check(name), any_status=True)
+        wait_http(f"{url}/", 120, lambda: self.check(name), any_status=True)  # a loaded machine boots slowly
         return url
 
     def worker(self) -> subprocess.Popen:

@@ -143,6 +143,12 @@ def from_environment() -> dict[str, object]:
         # how long a deleted account or holding can be brought back ("Undo")
         "UNDO_SECONDS": _int("UNDO_SECONDS", 10),
         "UNDO_GRACE_SECONDS": _int("UNDO_GRACE_SECONDS", 5),  # a click in its last second still counts
+        # after a recompute, the worker renders the summary of the users active this recently
+        # (0: never), at most this many bytes of fragments per recompute (0: never), for at most
+        # this many seconds (the recompute job's timeout is 600)
+        "PRERENDER_ACTIVE_MINUTES": _int("PRERENDER_ACTIVE_MINUTES", 15),
+        "PRERENDER_MAX_BYTES": _int("PRERENDER_MAX_BYTES", 128 * 1024 * 1024),
+        "PRERENDER_MAX_SECONDS": _int("PRERENDER_MAX_SECONDS", 120),
         # instant refreshes (new holdings) are collected this long and fetched as one batch
         "INSTANT_REFRESH_WINDOW": _float("INSTANT_REFRESH_WINDOW", 1.0),
         "INSTANT_REFRESH_DEDUPE_SECONDS": _int("INSTANT_REFRESH_DEDUPE_SECONDS", 60),

@@ -8,27 +8,27 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, make_response, render_template, request
 from flask_login import current_user, login_required
 
-from webapp.domain.staleness import judge
 from webapp.services import cache
 from webapp.services.portfolio.read_model import portfolio_for
-from webapp.services.pricing import quotes
+from webapp.services.portfolio.recompute import AFTER_RECOMPUTE
 from webapp.web import fastpoll
+from webapp.web.summary import prerender_fragments, render_summary, summary_context
 
 bp = Blueprint("portfolio", __name__)
-bp.record_once(lambda state: fastpoll.install(state.app))
 
 
-def _context(valuation, token: str, live_ok: bool) -> dict:
-    return {
-        "valuation": valuation,
-        "token": token,
-        "live_ok": live_ok,
-        "poll_seconds": current_app.config["POLL_SECONDS"],
-        "stale": judge(valuation),
-        "unknown": quotes.unknown_symbols(
-            {h.symbol for a in valuation.accounts for h in a.holdings if h.price is None}),
-        "simulated": "simulated" in current_app.config["PRICE_PROVIDERS"],
-    }
+@bp.record_once
+def _install(state) -> None:
+    fastpoll.install(state.app)
+    # a recompute (in the worker) pre-renders the fragments of its active users
+    state.app.extensions.setdefault(AFTER_RECOMPUTE, []).append(prerender_fragments)
+
+
+def _touch(user_id: int) -> None:
+    try:  # who is looking: only their fragments are pre-rendered
+        cache.touch(user_id)
+    except cache.RedisError:
+        pass
 
 
 @bp.get("/")
@@ -40,7 +40,8 @@ def dashboard():
             cache.remember_session(current_user.id, current_user.session_token)
         except cache.RedisError:
             pass
-    return render_template("portfolio/dashboard.html", **_context(valuation, token, live_ok))
+        _touch(current_user.id)
+    return render_template("portfolio/dashboard.html", **summary_context(valuation, token, live_ok))
 
 
 @bp.before_request
@@ -65,12 +66,13 @@ def summary():
             token, html = cache.read_fragment(current_user.id, current_user.session_token)
         except cache.RedisError:
             token, html = "offline", None
+        else:
+            _touch(current_user.id)
     if shown and shown != "offline" and shown == token:
         resp = make_response("", 204)  # nothing changed: one Redis round trip, no render
     else:
         if html is None:
-            valuation, token, live_ok = portfolio_for(current_user.id)
-            html = render_template("portfolio/_summary.html", **_context(valuation, token, live_ok))
+            html, token, live_ok = render_summary(current_user.id)
             if live_ok:
                 try:  # every poll that finds this version gets this rendering
                     cache.store_fragment(current_user.id, token, html)

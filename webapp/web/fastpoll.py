@@ -69,6 +69,8 @@ class PollFastPath:
         self.protection = app.config.get("SESSION_PROTECTION", app.login_manager.session_protection)  # type: ignore[attr-defined]
         self.redis = app.extensions["folio_redis"]
         self.prefix = app.config["REDIS_PREFIX"]
+        self.active = cache.active_key(self.prefix)
+        self.touched = cache.touched(app)
         import webapp
 
         self.htmx_max = getattr(webapp, "HTMX_HEADER_MAX", 2048)
@@ -116,7 +118,15 @@ class PollFastPath:
             return None
         uid, token = user
         keys = cache.poll_keys(self.prefix, uid)
-        v, cycle, known = self.command("MGET", keys.version, keys.cycle, keys.session)
+        now = time.time()
+        # once a minute per user and process: who is looking (pre-rendering), in the same round trip,
+        # so before the session check: a signed cookie Redis no longer vouches for may mark its
+        # user active for a while, which costs renders of that user's own fragment, and serves nothing
+        if cache.touch_due(self.touched, uid, now):
+            (v, cycle, known), _ = self.commands(("MGET", keys.version, keys.cycle, keys.session),
+                                                 ("ZADD", self.active, now, uid))
+        else:
+            v, cycle, known = self.command("MGET", keys.version, keys.cycle, keys.session)
         if known is None or known.decode() != token:
             return None  # Flask checks the session against the database (and may end it)
         current = cache.poll_token(v, cycle)
@@ -136,19 +146,28 @@ class PollFastPath:
         """One Redis command on this process's own connection: redis-py's client layer (retries,
         instrumentation) costs more than the round trip itself at thousands of polls a second.
         Any failure drops the connection and goes up as a RedisError (Flask answers instead)."""
+        return self._send([args], single=True)[0]
+
+    def commands(self, *cmds) -> list:
+        """Several commands in one round trip on the same connection."""
+        return self._send(list(cmds), single=False)
+
+    def _send(self, cmds: list, single: bool) -> list:
         conn = self._conn
         if conn is None:
             conn = self._conn = self.redis.connection_pool.make_connection()
         try:
-            conn.send_packed_command(conn.pack_command(*args), check_health=False)
-            reply = conn.read_response()
+            packed = conn.pack_command(*cmds[0]) if single else conn.pack_commands(cmds)
+            conn.send_packed_command(packed, check_health=False)
+            replies = [conn.read_response() for _ in cmds]
         except BaseException:
             self._conn = None
             conn.disconnect()
             raise
-        if isinstance(reply, redis_exceptions.ResponseError):
-            raise reply
-        return reply
+        for reply in replies:
+            if isinstance(reply, redis_exceptions.ResponseError):
+                raise reply
+        return replies
 
     def user(self, environ) -> tuple[int, str] | None:
         """The (user id, session token) of a session Flask-Login would accept as it is."""

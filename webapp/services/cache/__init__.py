@@ -8,6 +8,8 @@ Keys (under the configurable prefix):
   portfolio:{user_id}:v         text  version, changes only when the valuation changes
   portfolio:{user_id}:html      text  token, newline, HTML: the summary fragment rendered for that token
   session:{user_id}             text  the user's current session token (the poll's login check)
+  active                        zset  user id -> last time a session of theirs was seen (epoch s, written at
+                                      most once a minute per user and process): who gets pre-rendered fragments
   snapshots:pending             hash  snapshot rows decided but not yet known to be in the database
   valuation:*                         the delta ticks' state: epoch, valued, dirty, draining, busy, users,
                                       sums (cache/valuation.py says what each holds)
@@ -78,6 +80,7 @@ from webapp.services.cache.core import (  # noqa: F401
     poll_token,
     read_fragment,
     read_live,
+    read_live_many,
     read_portfolio,
     read_positions,
     read_prices,
@@ -119,6 +122,19 @@ from webapp.services.cache.ops import (  # noqa: F401
     set_alert,
     unknown_among,
     write_fx,
+)
+from webapp.services.cache.activity import (  # noqa: F401
+    TOUCH_EVERY,
+    active_since,
+    active_key,
+    evict_inactive,
+    mark_active,
+    outdated_fragments,
+    store_fragment_if_current,
+    store_fragments_if_current,
+    touch,
+    touch_due,
+    touched,
 )
 from webapp.services.cache.mailbox import (  # noqa: F401
     MAILBOX_KEPT,

@@ -104,4 +104,27 @@ end
 if #due > 0 then redis.call('HSET', prefix .. 'snapshots:pending', field, table.concat(due, '\\30')) end
 return table.concat(out)
 """,
+    # KEYS: version, cycle, fragment; ARGV: token, fragment, ttl. The fragment is stored only if the
+    # token it was rendered for is still the user's current one: a render that lost a race with a
+    # newer version never replaces the newer fragment (and would never be served anyway).
+    "store_fragment_if_current": """
+local v = redis.call('GET', KEYS[1]) or '0'
+local c = redis.call('GET', KEYS[2]) or '0'
+if v .. '.' .. c ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], ARGV[1] .. '\\n' .. ARGV[2], 'EX', tonumber(ARGV[3]))
+return 1
+""",
+    # ARGV: the key prefix, then user ids. Returns the ids whose cached fragment is not the one
+    # of their current token (none, or an older version or cycle): who needs a render.
+    "outdated_fragments": """
+local prefix = ARGV[1]
+local cycle = redis.call('GET', prefix .. 'cycle') or '0'
+local out = {}
+for i = 2, #ARGV do
+  local p = prefix .. 'portfolio:' .. ARGV[i]
+  local want = (redis.call('GET', p .. ':v') or '0') .. '.' .. cycle .. '\\n'
+  if redis.call('GETRANGE', p .. ':html', 0, #want - 1) ~= want then out[#out + 1] = ARGV[i] end
+end
+return out
+""",
 }

@@ -135,14 +135,15 @@ def all_owners() -> list[int]:
 
 
 # ---- what a page shows ----------------------------------------------------------------------
-def portfolio_for(user_id: int) -> tuple[Valuation, str, bool]:
+def portfolio_for(user_id: int, live: tuple | None = None) -> tuple[Valuation, str, bool]:
     """The valuation a page shows, its version token, and whether live updates work.
 
     The cached positions valued with the current quotes; rebuilt from the database
     when Redis forgot them; computed from the database alone when Redis is down.
+    `live`: what `cache.read_live` answered for the user, when read already (in bulk).
     """
     try:
-        pos, quotes, token = cache.read_live(user_id)
+        pos, quotes, token = live if live is not None else cache.read_live(user_id)
         if pos is None:
             recompute_users([user_id], snapshot=False)
             pos, quotes, token = cache.read_live(user_id)

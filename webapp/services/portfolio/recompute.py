@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 BATCH = 2000  # ids per IN (...) list
 CHUNK = 2500  # users per aggregate pass of a recompute
 ZERO = Decimal(0)
+# app.extensions key: callables given the ids of the users whose version a recompute moved and
+# returning a dict of figures (the web layer pre-renders their fragments; services know no templates)
+AFTER_RECOMPUTE = "folio_after_recompute"
 
 
 # ---- many users at a time: exact sums per account ----------------------------------------------
@@ -388,6 +391,8 @@ def recompute_portfolios(instrument_ids: list[int] | None = None, user_ids: list
         counts = evaluate_alerts(user_ids, instrument_ids, totals)
         timings["alerts"] = time.perf_counter() - t
         timings.update({f"alerts_{k}": v for k, v in counts.items()})
+    for hook in current_app.extensions.get(AFTER_RECOMPUTE, ()):
+        timings.update(hook(changed))
     stats = {"users": timings.pop("users"), "changed": len(changed),
              "seconds": round(time.perf_counter() - started, 3), "select_seconds": round(select_seconds, 3),
              **{k: round(v, 3) for k, v in timings.items()}}
