@@ -80,7 +80,8 @@ def _observed(rows: Sequence[tuple], name: str, columns: Sequence[str]):
         sql = ("SELECT " + ", ".join(f"json_extract(value, '$.{c}') AS {c}" for c in columns)
                + f" FROM json_each(:{name})")
     types = {c: sa.Integer if c == "k" else sa.Float for c in columns}
-    return sa.text(sql).bindparams(**{name: doc}).columns(**types).cte(name)
+    # MATERIALIZED: each JSON row is read once, not once per reference in the WHERE clause
+    return sa.text(sql).bindparams(**{name: doc}).columns(**types).cte(name).prefix_with("MATERIALIZED")
 
 
 def candidates(prices: Sequence[PriceSeen], totals: Sequence[tuple[int, float | None]],
