@@ -128,7 +128,7 @@ class Cluster:
         t = time.monotonic()
         self._wait(lambda: cache.last_cycle() and self._idle(), 300, "the first cycle (enqueued by a scheduler at start)")
         print(f"  first cycle (a scheduler prices a fresh install at start) done in {time.monotonic() - t:.1f} s")
-        cookies = [c.split("=", 1)[1] for c in _sessions_for(self.app, min(a.pollers, pop.users))]
+        cookies = [c.split("=", 1)[1] for _, c in _sessions_for(self.app, min(a.pollers, pop.users))]
         host, port = proxy.split("//")[1].split(":")
         pollers = Pollers(host, int(port), [f"session={c}" for c in cookies], a.poll_seconds, AGENT)
         pollers.start()

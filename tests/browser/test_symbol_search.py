@@ -72,7 +72,7 @@ def test_typing_suggests_and_the_keyboard_picks_symbol_and_type(app, browse, ans
     expect(page.locator(".flash.success")).to_contain_text("VTI: 12 held.")
     row = page.locator("tr[id^='holding-']").filter(has=page.locator("td:first-child", has_text=re.compile(r"^VTI$")))
     expect(row).to_have_count(1)
-    expect(row.locator("td").nth(1)).to_have_text("Etf")
+    expect(row.locator("td").nth(1)).to_have_text("ETF")
     browse.assert_no_console_errors()
 
 
