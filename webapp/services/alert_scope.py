@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Iterable, NamedTuple, Sequence
 
 import sqlalchemy as sa
@@ -117,7 +116,3 @@ def _base():
     return (sa.select(*COLUMNS).join(User, User.id == AlertRule.user_id)
             .outerjoin(Instrument, Instrument.id == AlertRule.instrument_id)
             .where(AlertRule.enabled.is_(True), User.is_disabled.is_(False)))
-
-
-def as_float(total: Decimal | None) -> float | None:
-    return None if total is None else float(total)

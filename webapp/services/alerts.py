@@ -39,19 +39,6 @@ RULES = AlertRule.__table__  # Core statements: the ORM's bulk machinery costs m
 EMAIL_JOB = "workers.mail.deliver"
 WEBHOOK_JOB = "workers.alerts.deliver_webhook"
 
-def load_rules(user_ids: Sequence[int] | None, kinds: Iterable[str] | None = None) -> list:
-    """The enabled rules of these users (None: everybody's; a disabled user's never), with symbol and
-    base currency: one query."""
-    q = (sa.select(*alert_scope.COLUMNS).join(User, User.id == AlertRule.user_id)
-         .outerjoin(Instrument, Instrument.id == AlertRule.instrument_id)
-         .where(AlertRule.enabled.is_(True), User.is_disabled.is_(False)).order_by(AlertRule.id))
-    if user_ids is not None:
-        q = q.where(AlertRule.user_id.in_(list(user_ids)))
-    if kinds is not None:
-        q = q.where(AlertRule.kind.in_(list(kinds)))
-    return db.session.execute(q).all()
-
-
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), alert_scope.CHUNK):
         yield list(ids[i:i + alert_scope.CHUNK])
