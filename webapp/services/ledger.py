@@ -215,12 +215,7 @@ def _as_domain(account: Account, change: Change, base: str) -> domain.Activity:
 def add(user: User, account: Account, change: Change, *, source: str = "form") -> Activity:
     """Record one activity after checking it against the rest of the user's ledger."""
     _check(user, {}, [_as_domain(account, change, user.base_currency)])
-    instrument = _instrument(change)
-    if instrument is not None:
-        _adopt(account.id, instrument.id)
-    row = Activity(fee=Decimal(0), source=source)
-    _fill(row, account, change, instrument, user.base_currency)
-    db.session.add(row)
+    row, instrument = _new_row(user, account, change, source)
     db.session.flush()
     changed(user, [row.date], acquired=_acquired(row, instrument))
     return row
@@ -230,18 +225,21 @@ def add_many(user: User, changes: list[tuple[Account, Change]], *, source: str =
     """Record several activities checked together (each against the others and the rest of the
     ledger), with one revaluation afterwards: a seeded or scripted ledger, not a form's one."""
     _check(user, {}, [_as_domain(account, change, user.base_currency) for account, change in changes])
-    rows = []
-    for account, change in changes:
-        instrument = _instrument(change)
-        if instrument is not None:
-            _adopt(account.id, instrument.id)
-        row = Activity(fee=Decimal(0), source=source)
-        _fill(row, account, change, instrument, user.base_currency)
-        db.session.add(row)
-        rows.append(row)
+    rows = [_new_row(user, account, change, source)[0] for account, change in changes]
     db.session.flush()
     changed(user, [r.date for r in rows])
     return rows
+
+
+def _new_row(user: User, account: Account, change: Change, source: str) -> tuple[Activity, Instrument | None]:
+    """A checked change as a new row in the session (its holding adopted into the ledger first)."""
+    instrument = _instrument(change)
+    if instrument is not None:
+        _adopt(account.id, instrument.id)
+    row = Activity(fee=Decimal(0), source=source)
+    _fill(row, account, change, instrument, user.base_currency)
+    db.session.add(row)
+    return row, instrument
 
 
 def edit(user: User, row: Activity, account: Account, change: Change) -> Activity:
